@@ -144,7 +144,7 @@ impl Engine<'_> {
             rcvbuf: self.opts.rcvbuf,
             fail_open: self.opts.fail_open,
             rules: self.opts.rules.clone(),
-            stats,
+            ..FilterArgs::new(stats)
         }
     }
 
