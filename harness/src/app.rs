@@ -53,6 +53,10 @@ fn run(args: &RunArgs) -> Result<ExitCode> {
     crate::preflight::require_program("ss", "iproute2")?;
     crate::preflight::require_nfqueue()?;
     let programs = crate::preflight::find_programs(&opts.implementations)?;
+    if let Some(rules) = &opts.rules {
+        crate::preflight::check_rules(&programs, &opts.implementations, rules)
+            .map_err(UsageError)?;
+    }
     let generator = resolve_generator(&opts, &programs.harness)?;
     let out = prepare_out(&opts.out)?;
 
@@ -60,7 +64,7 @@ fn run(args: &RunArgs) -> Result<ExitCode> {
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register_usize(sig, Arc::clone(&stop), sig as usize)?;
     }
-    let (mut lock, cleaned) = crate::lock::Lock::acquire(Path::new(crate::lock::DEFAULT_PATH))?;
+    let (mut lock, cleaned) = crate::lock::Lock::acquire(&crate::lock::path())?;
     let swept = crate::netns::sweep_stale()?;
     for line in &cleaned {
         eprintln!("cleaned up after an earlier run: {line}");

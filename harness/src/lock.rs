@@ -16,6 +16,11 @@ use crate::netns::Host;
 
 pub const DEFAULT_PATH: &str = "/run/nfq-bench.lock";
 
+/// The lock file: `NFQB_LOCK_FILE` if set (tests use their own), else `DEFAULT_PATH`.
+pub fn path() -> std::path::PathBuf {
+    std::env::var_os("NFQB_LOCK_FILE").map_or_else(|| DEFAULT_PATH.into(), Into::into)
+}
+
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Leftovers {
     pub pid: u32,

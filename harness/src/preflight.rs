@@ -99,3 +99,30 @@ pub fn host_checks(iptables: &str, protocol: Protocol, port: u16, queue: u16) ->
     }
     Ok(())
 }
+
+/// Has every filter of the plan parse the rules file (`--check`), so a typo is reported
+/// before anything changes, in the filter's own words (file, line, what is wrong).
+pub fn check_rules(programs: &Programs, impls: &[Impl], rules: &Path) -> Result<()> {
+    for &i in impls {
+        let Some(bin) = programs.filter(i) else {
+            continue;
+        };
+        let out = std::process::Command::new(bin)
+            .arg("--check")
+            .arg("--rules")
+            .arg(rules)
+            .stdin(std::process::Stdio::null())
+            .output()?;
+        if !out.status.success() {
+            let err = String::from_utf8_lossy(&out.stderr);
+            bail!(
+                "{}",
+                err.lines()
+                    .next()
+                    .unwrap_or("the rules file was refused")
+                    .trim()
+            );
+        }
+    }
+    Ok(())
+}

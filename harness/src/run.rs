@@ -59,6 +59,8 @@ pub struct RunRecord {
     /// Kernel counters read just before the filter was stopped.
     pub kernel: Option<QueueCounters>,
     pub cpu_ns_per_packet: Option<f64>,
+    /// The filter's resident memory (KiB), sampled once a second under load.
+    pub filter_rss_kib: Vec<u64>,
     pub commands: Vec<String>,
 }
 
@@ -299,8 +301,16 @@ impl Engine<'_> {
         let start = Instant::now();
         let deadline = self.opts.duration + Duration::from_secs(20);
         let mut problem: Option<String> = None;
+        let mut filter_rss_kib = Vec::new();
+        let mut next_sample = start;
         loop {
             check_stop(&self.stop)?;
+            if let Some(f) = filter.as_ref() {
+                if Instant::now() >= next_sample {
+                    next_sample += Duration::from_secs(1);
+                    filter_rss_kib.extend(rss_kib(f.pid()));
+                }
+            }
             observer.event(Event::Tick {
                 elapsed: start.elapsed().min(self.opts.duration),
             });
@@ -318,9 +328,8 @@ impl Engine<'_> {
                     if let Some(status) = f.try_wait()? {
                         let at = start.elapsed().as_secs_f64();
                         let mut p = format!(
-                            "{} died after {at:.1} s of load ({status}): {}",
+                            "{} died after {at:.1} s of load ({status})",
                             crate::filters::binary_name(spec.implementation),
-                            tail(&self.raw(spec, "filter.log"))
                         );
                         if self.opts.queue_bypass || self.opts.fail_open {
                             p.push_str("; with --queue-bypass the traffic kept flowing unfiltered");
@@ -400,6 +409,7 @@ impl Engine<'_> {
             valid: problem.is_none(),
             problem,
             cpu_ns_per_packet: stats.as_ref().and_then(FilterStats::cpu_ns_per_packet),
+            filter_rss_kib,
             samples,
             filter: stats,
             kernel,
@@ -501,6 +511,13 @@ fn wait_exit(p: &mut Spawned, timeout: Duration) -> Result<Option<std::process::
         }
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// VmRSS of a process in KiB, if it still exists.
+fn rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 fn log_file(path: &Path) -> Result<File> {

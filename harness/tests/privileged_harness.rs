@@ -3,71 +3,18 @@
 //! Each run makes its own namespaces; the tests check that none of them, no rule and no
 //! child process survives. Without root they skip; with CI=true a skip fails.
 
-use std::path::Path;
+mod common;
+
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::{assert_nothing_left, host_nfqueue_rules, namespaces_of};
 use harness::privilege::require_root;
-
-fn harness_bin() -> &'static str {
-    env!("CARGO_BIN_EXE_harness")
-}
-
-fn namespaces_of(pid: u32) -> Vec<String> {
-    let out = Command::new("ip").args(["netns", "list"]).output().unwrap();
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| l.split_whitespace().next())
-        .filter(|n| harness::netns::owner_pid(n) == Some(pid))
-        .map(str::to_string)
-        .collect()
-}
-
-fn host_nfqueue_rules() -> usize {
-    let out = Command::new("iptables").args(["-S"]).output().unwrap();
-    String::from_utf8_lossy(&out.stdout)
-        .matches("NFQUEUE")
-        .count()
-}
-
-/// Processes whose command line mentions `needle` (our private output folder).
-fn processes_mentioning(needle: &str) -> Vec<u32> {
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        if pid == std::process::id() {
-            continue;
-        }
-        if let Ok(cmd) = std::fs::read(entry.path().join("cmdline")) {
-            if String::from_utf8_lossy(&cmd).contains(needle) {
-                found.push(pid);
-            }
-        }
-    }
-    found
-}
-
-fn assert_nothing_left(pid: u32, out: &Path, rules_before: usize) {
-    assert!(
-        namespaces_of(pid).is_empty(),
-        "namespaces left: {:?}",
-        namespaces_of(pid)
-    );
-    assert_eq!(
-        host_nfqueue_rules(),
-        rules_before,
-        "a host NFQUEUE rule was left"
-    );
-    let left = processes_mentioning(&out.display().to_string());
-    assert!(left.is_empty(), "processes left: {left:?}");
-}
 
 fn short_run(load: &str) {
     let out = tempfile::tempdir().unwrap();
     let rules_before = host_nfqueue_rules();
-    let child = Command::new(harness_bin())
+    let child = common::harness_command(out.path())
         .args([
             "--impl",
             "c,rust,none",
@@ -153,7 +100,7 @@ fn interrupted_run(signal: nix::sys::signal::Signal) {
     let out = tempfile::tempdir().unwrap();
     std::fs::write(out.path().join("summary.md"), "earlier results\n").unwrap();
     let rules_before = host_nfqueue_rules();
-    let child = Command::new(harness_bin())
+    let child = common::harness_command(out.path())
         .args([
             "--impl",
             "rust,c",
