@@ -32,6 +32,7 @@ pub fn main(cli: Cli) -> Result<ExitCode> {
         Some(Command::Run(args)) => run(&args),
         Some(Command::Plot(p)) => plot(&p.out).map(|_| ExitCode::SUCCESS),
         Some(Command::Analyze(a)) => analyze_ethr(&a).map(|_| ExitCode::SUCCESS),
+        Some(Command::Table(t)) => table(&t.dirs).map(|_| ExitCode::SUCCESS),
         Some(Command::LoadServer(a)) => load_server(&a),
         Some(Command::LoadClient(a)) => load_client(&a),
     }
@@ -58,6 +59,7 @@ fn run(args: &RunArgs) -> Result<ExitCode> {
             .map_err(UsageError)?;
     }
     let generator = resolve_generator(&opts, &programs.harness)?;
+    generator.supports(opts.test).map_err(UsageError)?;
     let out = prepare_out(&opts.out)?;
 
     let stop: Arc<AtomicUsize> = Arc::new(AtomicUsize::new(0));
@@ -253,6 +255,7 @@ const RESULT_FILES: &[&str] = &[
     "none-server.csv",
     "summary.csv",
     "summary.md",
+    "summary.json",
     "run.json",
     "output.png",
 ];
@@ -318,7 +321,7 @@ struct Report {
 
 impl Report {
     fn new(opts: &Options, generator: &Generator, records: Vec<RunRecord>) -> Report {
-        let metric = metric_of(opts.protocol);
+        let metric = opts.test.metric(opts.protocol);
         let (valid, invalid): (Vec<_>, Vec<_>) = records.iter().cloned().partition(|r| r.valid);
         let series: Vec<RunSeries> = valid
             .iter()
@@ -388,9 +391,12 @@ impl Report {
             }
         }
         staging.write("summary.csv", &summary::summary_csv(&self.analysis)?)?;
+        let mut md = summary::summary_markdown(&self.info, &self.analysis);
+        md.push_str(&filter_cost_markdown(&self.records));
+        staging.write("summary.md", md.as_bytes())?;
         staging.write(
-            "summary.md",
-            summary::summary_markdown(&self.info, &self.analysis).as_bytes(),
+            "summary.json",
+            json_export::summary_json(&self.info, &self.analysis)?.as_bytes(),
         )?;
         staging.write(
             "output.png",
@@ -423,24 +429,29 @@ struct RunJson<'a> {
     runs: &'a [RunRecord],
 }
 
-fn metric_of(protocol: Protocol) -> Metric {
-    match protocol {
-        Protocol::Tcp => Metric::BitsPerSecond,
-        Protocol::Udp => Metric::PacketsPerSecond,
-    }
-}
-
 fn test_name(opts: &Options) -> String {
-    let what = match opts.protocol {
-        Protocol::Tcp => "TCP bandwidth",
-        Protocol::Udp => "UDP packets/s",
+    use crate::load::generator::TestKind;
+    let what = match (opts.test, opts.protocol) {
+        (TestKind::Bandwidth, Protocol::Tcp) => "TCP bandwidth",
+        (TestKind::Bandwidth, Protocol::Udp) => "UDP bandwidth",
+        (TestKind::Pps, _) => "UDP packets/s",
+        (TestKind::Latency, _) => "TCP latency (round trips/s)",
+        (TestKind::Conns, _) => "TCP connections/s",
     };
     let streams = if opts.streams == 1 {
         "1 stream".to_string()
     } else {
         format!("{} streams", opts.streams)
     };
-    format!("{what}, {streams}, copy range {}", opts.copy_range)
+    let queues = if opts.queues > 1 {
+        format!(", {} queues", opts.queues)
+    } else {
+        String::new()
+    };
+    format!(
+        "{what}, {streams}, {} profile{queues}",
+        opts.profile.as_str()
+    )
 }
 
 fn render(series: &[RunSeries], info: &TestInfo, metric: Metric) -> Result<Vec<u8>> {
@@ -455,6 +466,64 @@ fn render(series: &[RunSeries], info: &TestInfo, metric: Metric) -> Result<Vec<u
             excluded_first: 1,
         },
     )
+}
+
+/// What each filter cost per packet and what the kernel dropped, per run.
+fn filter_cost_markdown(records: &[RunRecord]) -> String {
+    use std::fmt::Write as _;
+    let filters: Vec<&RunRecord> = records
+        .iter()
+        .filter(|r| r.spec.implementation.is_filter())
+        .collect();
+    if filters.is_empty() {
+        return String::new();
+    }
+    let mut s = String::from(
+        "\n**Filter cost per run** (CPU time of the filter process over the packets it decided; \
+         kernel counters read before the filter stopped):\n\n\
+         | Implementation | Round | Valid | Packets | CPU ns/packet | queue_dropped | user_dropped | Peak RSS (KiB) |\n\
+         |---|--:|---|--:|--:|--:|--:|--:|\n",
+    );
+    for r in filters {
+        let f = r.filter.as_ref();
+        let k = r.kernel.as_ref();
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} | {} | {} | {} | {} |",
+            r.spec.implementation.label(),
+            r.spec.run,
+            if r.valid { "yes" } else { "no" },
+            f.map_or("–".into(), |f| f.packets.to_string()),
+            r.cpu_ns_per_packet
+                .map_or("–".into(), |n| format!("{n:.0}")),
+            k.map_or("–".into(), |k| k.queue_dropped.to_string()),
+            k.map_or("–".into(), |k| k.user_dropped.to_string()),
+            r.filter_rss_kib
+                .iter()
+                .max()
+                .map_or("–".into(), |m| m.to_string()),
+        );
+    }
+    s
+}
+
+/// `harness table DIR…`: the matrix table over several results folders.
+fn table(dirs: &[PathBuf]) -> Result<()> {
+    let mut folders = Vec::new();
+    for d in dirs {
+        let read = |name: &str| -> Result<Vec<u8>> {
+            std::fs::read(d.join(name)).with_context(|| format!("{}: no {name}", d.display()))
+        };
+        folders.push(crate::export::matrix::Folder {
+            name: d.display().to_string(),
+            summary: serde_json::from_slice(&read("summary.json")?)
+                .with_context(|| format!("{}: bad summary.json", d.display()))?,
+            run: serde_json::from_slice(&read("run.json")?)
+                .with_context(|| format!("{}: bad run.json", d.display()))?,
+        });
+    }
+    print!("{}", crate::export::matrix::table(&folders));
+    Ok(())
 }
 
 /// `harness plot`: redraws output.png from the CSVs, running nothing.
@@ -485,7 +554,13 @@ fn plot(out: &Path) -> Result<()> {
             generator_version: None,
             notes: vec![],
         });
-    let metric = if series
+    let saved_metric: Option<Metric> = std::fs::read(out.join("summary.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+        .and_then(|v| serde_json::from_value(v.get("analysis")?.get("metric")?.clone()).ok());
+    let metric = if let Some(m) = saved_metric {
+        m
+    } else if series
         .iter()
         .all(|s| s.samples.iter().all(|x| x.packets_per_second.is_some()))
         && info.test.contains("UDP")

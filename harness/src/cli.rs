@@ -27,6 +27,8 @@ pub enum Command {
     Plot(PlotArgs),
     /// Re-analyse existing ethr server logs (the paper's format)
     Analyze(AnalyzeArgs),
+    /// Print one markdown table (test × profile × implementation) from results folders
+    Table(TableArgs),
     /// Built-in load generator, receiving side (used by the harness inside the namespace)
     #[command(hide = true)]
     LoadServer(LoadArgs),
@@ -42,6 +44,26 @@ pub enum LoadKind {
     Ethr,
     Iperf3,
     Builtin,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TestArg {
+    /// TCP bulk transfer, bits/s at the receiver
+    Bandwidth,
+    /// Small UDP packets, packets/s at the receiver
+    Pps,
+    /// TCP request/response round trips per second (latency)
+    Latency,
+    /// TCP connections accepted per second
+    Conns,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ProfileArg {
+    /// The paper's settings: copy every byte, one verdict per packet, one queue
+    Seed,
+    /// Headers only (copy 128), GSO, batch verdicts of 32 (and --queues N)
+    Tuned,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -77,9 +99,17 @@ pub struct RunArgs {
     #[arg(long, value_name = "PATH")]
     pub ethr: Option<PathBuf>,
 
-    /// Transport protocol of the load and the NFQUEUE rule
-    #[arg(long, value_enum, default_value_t = ProtocolArg::Tcp)]
-    pub protocol: ProtocolArg,
+    /// What is measured
+    #[arg(long, value_enum, default_value_t = TestArg::Bandwidth)]
+    pub test: TestArg,
+
+    /// Filter settings: the paper's (seed) or the optimised ones (tuned)
+    #[arg(long, value_enum, default_value_t = ProfileArg::Seed)]
+    pub profile: ProfileArg,
+
+    /// Transport protocol of the load and the rule [default: udp for --test pps, else tcp]
+    #[arg(long, value_enum)]
+    pub protocol: Option<ProtocolArg>,
 
     /// Parallel streams of the load (more streams make the filter the bottleneck)
     #[arg(long, default_value_t = 1)]
@@ -97,9 +127,25 @@ pub struct RunArgs {
     #[arg(long, default_value_t = 0)]
     pub queue: u16,
 
-    /// Bytes of each packet copied to the filter
-    #[arg(long, default_value_t = 65535)]
-    pub copy_range: u32,
+    /// Queues (one filter thread each); the rule balances flows over them
+    #[arg(long, default_value_t = 1)]
+    pub queues: u16,
+
+    /// Balance queues by CPU instead of by flow (--queue-cpu-fanout)
+    #[arg(long)]
+    pub queue_cpu_fanout: bool,
+
+    /// Bytes of each packet copied to the filter [default: 65535 seed, 128 tuned]
+    #[arg(long)]
+    pub copy_range: Option<u32>,
+
+    /// Have the kernel pass GSO packets whole [default: off seed, on tuned]
+    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
+    pub gso: Option<bool>,
+
+    /// Verdicts per batch message [default: 1 seed, 32 tuned]
+    #[arg(long)]
+    pub batch: Option<u32>,
 
     /// Kernel queue length given to the filter
     #[arg(long)]
@@ -147,6 +193,13 @@ pub struct RunArgs {
 }
 
 #[derive(Debug, Clone, Args)]
+pub struct TableArgs {
+    /// Results folders, each holding a summary.json and run.json of one test
+    #[arg(required = true, value_name = "DIR")]
+    pub dirs: Vec<PathBuf>,
+}
+
+#[derive(Debug, Clone, Args)]
 pub struct PlotArgs {
     /// Results folder holding the <impl>-server.csv files
     #[arg(long, value_name = "DIR", default_value = "results")]
@@ -168,6 +221,9 @@ pub struct AnalyzeArgs {
 pub struct LoadArgs {
     #[arg(long, value_enum, default_value_t = ProtocolArg::Tcp)]
     pub protocol: ProtocolArg,
+    /// stream, round-trip or connect
+    #[arg(long, default_value = "stream")]
+    pub mode: String,
     #[arg(long)]
     pub address: String,
     #[arg(long)]

@@ -143,6 +143,11 @@ pub enum Metric {
     BitsPerSecond,
     /// Packets per second received, the headline number of small-packet tests.
     PacketsPerSecond,
+    /// Request/response round trips per second completed at the server (latency test);
+    /// stored in the CSV's `packets_per_second` column, whose unit the test names.
+    RoundTripsPerSecond,
+    /// TCP connections accepted per second (connection test); stored like round trips.
+    ConnectionsPerSecond,
 }
 
 impl Metric {
@@ -150,7 +155,9 @@ impl Metric {
     pub fn of(self, sample: &Sample) -> Option<f64> {
         match self {
             Metric::BitsPerSecond => Some(sample.bits_per_second),
-            Metric::PacketsPerSecond => sample.packets_per_second,
+            Metric::PacketsPerSecond
+            | Metric::RoundTripsPerSecond
+            | Metric::ConnectionsPerSecond => sample.packets_per_second,
         }
     }
 
@@ -159,6 +166,8 @@ impl Metric {
         match self {
             Metric::BitsPerSecond => "bit/s",
             Metric::PacketsPerSecond => "packet/s",
+            Metric::RoundTripsPerSecond => "round trip/s",
+            Metric::ConnectionsPerSecond => "connection/s",
         }
     }
 
@@ -167,6 +176,8 @@ impl Metric {
         match self {
             Metric::BitsPerSecond => ("Gbit/s", 1e-9),
             Metric::PacketsPerSecond => ("kpkt/s", 1e-3),
+            Metric::RoundTripsPerSecond => ("k round trips/s", 1e-3),
+            Metric::ConnectionsPerSecond => ("k connections/s", 1e-3),
         }
     }
 
@@ -175,6 +186,8 @@ impl Metric {
         match self {
             Metric::BitsPerSecond => "throughput",
             Metric::PacketsPerSecond => "packets received",
+            Metric::RoundTripsPerSecond => "round trips",
+            Metric::ConnectionsPerSecond => "connections accepted",
         }
     }
 }

@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use anyhow::{bail, Result};
 
-use crate::cli::{LoadKind, ProtocolArg, RunArgs};
+use crate::cli::{LoadKind, ProfileArg, ProtocolArg, RunArgs, TestArg};
 use crate::iptables::Protocol;
+use crate::load::generator::TestKind;
 use crate::model::Impl;
 
 /// A benchmark run, validated.
@@ -20,12 +21,18 @@ pub struct Options {
     pub duration: Duration,
     pub runs: u32,
     pub load: LoadChoice,
+    pub test: TestKind,
+    pub profile: Profile,
     pub protocol: Protocol,
     pub streams: u32,
     pub address: std::net::Ipv4Addr,
     pub port: u16,
     pub queue: u16,
+    pub queues: u16,
+    pub queue_cpu_fanout: bool,
     pub copy_range: u32,
+    pub gso: bool,
+    pub batch: u32,
     pub queue_maxlen: Option<u32>,
     pub rcvbuf: Option<u64>,
     pub rules: Option<PathBuf>,
@@ -37,6 +44,25 @@ pub struct Options {
     pub dry_run: bool,
     pub quiet: bool,
     pub json: bool,
+}
+
+/// Filter settings: the paper's, or the optimised ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Profile {
+    /// Copy every byte (65535), one verdict per packet, no GSO: the paper's settings.
+    Seed,
+    /// Headers only (copy 128), GSO packets whole, batch verdicts of 32.
+    Tuned,
+}
+
+impl Profile {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Profile::Seed => "seed",
+            Profile::Tuned => "tuned",
+        }
+    }
 }
 
 /// The load generator asked for; `auto` is resolved when the run starts.
@@ -58,12 +84,53 @@ impl Options {
         if a.streams == 0 || a.streams > 128 {
             bail!("--streams must be between 1 and 128, not {}", a.streams);
         }
-        if a.copy_range == 0 || a.copy_range > 65535 {
+        let profile = match a.profile {
+            ProfileArg::Seed => Profile::Seed,
+            ProfileArg::Tuned => Profile::Tuned,
+        };
+        let tuned = profile == Profile::Tuned;
+        let copy_range = a.copy_range.unwrap_or(if tuned { 128 } else { 65535 });
+        if copy_range == 0 || copy_range > 65535 {
+            bail!("--copy-range must be between 1 and 65535 bytes, not {copy_range}");
+        }
+        let batch = a.batch.unwrap_or(if tuned { 32 } else { 1 });
+        if batch == 0 || batch > 4096 {
+            bail!("--batch must be between 1 and 4096, not {batch}");
+        }
+        if a.queues == 0 || a.queues > 64 {
+            bail!("--queues must be between 1 and 64, not {}", a.queues);
+        }
+        if u32::from(a.queue) + u32::from(a.queues) > 65536 {
             bail!(
-                "--copy-range must be between 1 and 65535 bytes, not {}",
-                a.copy_range
+                "--queue {} with --queues {} goes past queue 65535",
+                a.queue,
+                a.queues
             );
         }
+        if a.queue_cpu_fanout && a.queues < 2 {
+            bail!("--queue-cpu-fanout needs --queues 2 or more");
+        }
+        let test = match a.test {
+            TestArg::Bandwidth => TestKind::Bandwidth,
+            TestArg::Pps => TestKind::Pps,
+            TestArg::Latency => TestKind::Latency,
+            TestArg::Conns => TestKind::Conns,
+        };
+        let protocol = match (a.protocol, test) {
+            (Some(ProtocolArg::Tcp), TestKind::Pps) => {
+                bail!("--test pps sends UDP packets: drop --protocol tcp")
+            }
+            (Some(ProtocolArg::Udp), TestKind::Latency | TestKind::Conns) => {
+                bail!(
+                    "--test {} is a TCP test: drop --protocol udp",
+                    test.as_str()
+                )
+            }
+            (Some(ProtocolArg::Tcp), _) => Protocol::Tcp,
+            (Some(ProtocolArg::Udp), _) => Protocol::Udp,
+            (None, TestKind::Pps) => Protocol::Udp,
+            (None, _) => Protocol::Tcp,
+        };
         if a.queue_maxlen == Some(0) {
             bail!("--queue-maxlen must be at least 1");
         }
@@ -96,15 +163,18 @@ impl Options {
             duration,
             runs: a.runs,
             load,
-            protocol: match a.protocol {
-                ProtocolArg::Tcp => Protocol::Tcp,
-                ProtocolArg::Udp => Protocol::Udp,
-            },
+            test,
+            profile,
+            protocol,
             streams: a.streams,
             address,
             port: parse_port(&a.port)?,
             queue: a.queue,
-            copy_range: a.copy_range,
+            queues: a.queues,
+            queue_cpu_fanout: a.queue_cpu_fanout,
+            copy_range,
+            gso: a.gso.unwrap_or(tuned),
+            batch,
             queue_maxlen: a.queue_maxlen,
             rcvbuf: a.rcvbuf,
             rules: a.rules.clone(),

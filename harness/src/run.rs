@@ -117,6 +117,7 @@ pub struct Engine<'a> {
 impl Engine<'_> {
     pub fn load_plan(&self) -> LoadPlan {
         LoadPlan {
+            test: self.opts.test,
             protocol: self.opts.protocol,
             address: self.opts.address,
             port: self.opts.port,
@@ -131,9 +132,9 @@ impl Engine<'_> {
             address: self.opts.address.to_string(),
             port: self.opts.port,
             queue: self.opts.queue,
-            queues: 1,
+            queues: self.opts.queues,
             bypass: self.opts.queue_bypass,
-            cpu_fanout: false,
+            cpu_fanout: self.opts.queue_cpu_fanout,
             binary: self.opts.iptables.clone(),
         }
     }
@@ -365,13 +366,17 @@ impl Engine<'_> {
             server.stop(Signal::SIGINT, Duration::from_secs(2))?;
         }
         let stdout = std::fs::read_to_string(&server_out).unwrap_or_default();
-        let samples = match self.generator.parse_server(spec.run, &stdout, &server_log) {
-            Ok(s) => s,
-            Err(e) => {
-                problem.get_or_insert_with(|| format!("no receiver-side numbers: {e:#}"));
-                Vec::new()
-            }
-        };
+        let samples =
+            match self
+                .generator
+                .parse_server(self.opts.test, spec.run, &stdout, &server_log)
+            {
+                Ok(s) => s,
+                Err(e) => {
+                    problem.get_or_insert_with(|| format!("no receiver-side numbers: {e:#}"));
+                    Vec::new()
+                }
+            };
 
         // Kernel counters before the filter unbinds (its line disappears then).
         let mut kernel = None;

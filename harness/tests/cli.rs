@@ -81,7 +81,7 @@ fn dry_run_prints_every_command_and_changes_nothing() {
     );
     assert!(text.contains("-j NFQUEUE --queue-num 0"), "{text}");
     assert!(text.contains(
-        "load-client --protocol tcp --address 127.0.0.1 --port 9999 --streams 1 --duration 30s"
+        "load-client --mode stream --protocol tcp --address 127.0.0.1 --port 9999 --streams 1 --duration 30s"
     ));
     // Interleaved: c, rust, none, c, rust, none.
     let order: Vec<&str> = text.lines().filter(|l| l.starts_with("# run ")).collect();

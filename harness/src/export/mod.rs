@@ -3,4 +3,5 @@
 
 pub mod csv; // results/<impl>-server.csv: per-second samples, written and read back
 pub mod json; // the summary as JSON, for `--json` on stdout
-pub mod summary; // results/summary.csv and results/summary.md
+pub mod matrix;
+pub mod summary; // results/summary.csv and results/summary.md // results/README.md's table over many results folders

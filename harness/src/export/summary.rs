@@ -40,6 +40,8 @@ pub fn summary_csv(analysis: &Analysis) -> anyhow::Result<Vec<u8>> {
     let metric = match analysis.metric {
         crate::model::Metric::BitsPerSecond => "bits_per_second",
         crate::model::Metric::PacketsPerSecond => "packets_per_second",
+        crate::model::Metric::RoundTripsPerSecond => "round_trips_per_second",
+        crate::model::Metric::ConnectionsPerSecond => "connections_per_second",
     };
     let mut w = csv::Writer::from_writer(Vec::new());
     for s in &analysis.implementations {

@@ -10,11 +10,66 @@ use anyhow::{bail, Context, Result};
 use serde::Serialize;
 
 use crate::iptables::Protocol;
-use crate::model::Sample;
+use crate::model::{Metric, Sample};
+
+/// What a run measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TestKind {
+    /// Bulk transfer (TCP by default): bits/s at the receiver.
+    Bandwidth,
+    /// Small UDP packets: packets/s at the receiver.
+    Pps,
+    /// TCP request/response: round trips/s completed at the server.
+    Latency,
+    /// TCP connection setup: connections/s accepted by the server.
+    Conns,
+}
+
+impl TestKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TestKind::Bandwidth => "bandwidth",
+            TestKind::Pps => "pps",
+            TestKind::Latency => "latency",
+            TestKind::Conns => "conns",
+        }
+    }
+
+    /// The headline number of the test.
+    pub fn metric(self, protocol: Protocol) -> Metric {
+        match (self, protocol) {
+            (TestKind::Bandwidth, Protocol::Tcp) => Metric::BitsPerSecond,
+            (TestKind::Bandwidth, Protocol::Udp) | (TestKind::Pps, _) => Metric::PacketsPerSecond,
+            (TestKind::Latency, _) => Metric::RoundTripsPerSecond,
+            (TestKind::Conns, _) => Metric::ConnectionsPerSecond,
+        }
+    }
+
+    /// ethr's `-t` letter.
+    fn ethr_letter(self) -> &'static str {
+        match self {
+            TestKind::Bandwidth => "b",
+            TestKind::Pps => "p",
+            TestKind::Latency => "l",
+            TestKind::Conns => "c",
+        }
+    }
+
+    /// The built-in generator's mode.
+    fn builtin_mode(self) -> &'static str {
+        match self {
+            TestKind::Bandwidth | TestKind::Pps => "stream",
+            TestKind::Latency => "round-trip",
+            TestKind::Conns => "connect",
+        }
+    }
+}
 
 /// What the load does, independent of the generator.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct LoadPlan {
+    pub test: TestKind,
     pub protocol: Protocol,
     pub address: std::net::Ipv4Addr,
     pub port: u16,
@@ -76,6 +131,19 @@ impl Generator {
         crate::environment::first_line_of(program, &[flag])
     }
 
+    /// Refuses a test this generator cannot run, in one sentence.
+    pub fn supports(&self, test: TestKind) -> Result<()> {
+        if matches!(self, Generator::Iperf3 { .. })
+            && matches!(test, TestKind::Latency | TestKind::Conns)
+        {
+            bail!(
+                "iperf3 has no {} test: use --load builtin (or ethr)",
+                test.as_str()
+            );
+        }
+        Ok(())
+    }
+
     /// Whether the receiving side exits by itself once the sender is done.
     pub fn server_exits_by_itself(&self) -> bool {
         !matches!(self, Generator::Ethr { .. })
@@ -118,10 +186,8 @@ impl Generator {
         match self {
             Generator::Ethr { path } => {
                 let mut args = strings(&["-c", &addr, "-port", &port]);
-                match plan.protocol {
-                    Protocol::Tcp => args.extend(strings(&["-p", "tcp", "-t", "b"])),
-                    Protocol::Udp => args.extend(strings(&["-p", "udp", "-t", "p"])),
-                }
+                let proto = plan.protocol.to_string();
+                args.extend(strings(&["-p", &proto, "-t", plan.test.ethr_letter()]));
                 args.extend(strings(&["-4", "-d", &format!("{secs}s"), "-n", &streams]));
                 CommandLine {
                     program: path.clone(),
@@ -147,12 +213,18 @@ impl Generator {
     }
 
     /// Per-second receiver-side samples from the server's stdout or log file.
-    pub fn parse_server(&self, run: u32, stdout: &str, log: &Path) -> Result<Vec<Sample>> {
+    pub fn parse_server(
+        &self,
+        test: TestKind,
+        run: u32,
+        stdout: &str,
+        log: &Path,
+    ) -> Result<Vec<Sample>> {
         match self {
             Generator::Ethr { .. } => {
                 let text = std::fs::read_to_string(log)
                     .with_context(|| format!("ethr wrote no server log at {}", log.display()))?;
-                crate::ethr::samples_from_server_log(&text, run)
+                ethr_samples(test, &text, run)
             }
             Generator::Iperf3 { .. } => crate::iperf3::samples_from_server_json(stdout, run),
             Generator::Builtin { .. } => {
@@ -181,9 +253,52 @@ impl Generator {
     }
 }
 
+/// ethr's server log as samples: bandwidth and packets/s directly; latency as round
+/// trips/s of one connection (10⁶ / mean latency in µs); connections/s as reported.
+fn ethr_samples(test: TestKind, text: &str, run: u32) -> Result<Vec<Sample>> {
+    match test {
+        TestKind::Bandwidth | TestKind::Pps => crate::ethr::samples_from_server_log(text, run),
+        TestKind::Latency | TestKind::Conns => {
+            let parsed = crate::ethr::parse_log(text, crate::ethr::Side::Server);
+            let samples: Vec<Sample> = parsed
+                .intervals
+                .iter()
+                .filter_map(|i| match test {
+                    TestKind::Latency => i
+                        .average_latency_us
+                        .filter(|&us| us > 0.0)
+                        .map(|us| 1e6 / us),
+                    _ => i.connections_per_second,
+                })
+                .enumerate()
+                .map(|(k, rate)| Sample {
+                    run,
+                    second: k as u32 + 1,
+                    bits_per_second: 0.0,
+                    packets_per_second: Some(rate),
+                })
+                .collect();
+            if samples.is_empty() {
+                bail!(
+                    "the ethr server log holds no {} results{}",
+                    test.as_str(),
+                    parsed
+                        .errors
+                        .describe()
+                        .map(|d| format!(" ({d})"))
+                        .unwrap_or_default()
+                );
+            }
+            Ok(samples)
+        }
+    }
+}
+
 fn builtin_args(sub: &str, plan: &LoadPlan) -> Vec<String> {
     strings(&[
         sub,
+        "--mode",
+        plan.test.builtin_mode(),
         "--protocol",
         &plan.protocol.to_string(),
         "--address",
@@ -215,6 +330,11 @@ mod tests {
 
     fn plan(protocol: Protocol) -> LoadPlan {
         LoadPlan {
+            test: if protocol == Protocol::Udp {
+                TestKind::Pps
+            } else {
+                TestKind::Bandwidth
+            },
             protocol,
             address: "127.0.0.1".parse().unwrap(),
             port: 9999,
@@ -265,7 +385,7 @@ mod tests {
         };
         assert_eq!(
             g.client(&plan(Protocol::Tcp)).to_string(),
-            "/bin/harness load-client --protocol tcp --address 127.0.0.1 --port 9999 --streams 1 --duration 60s"
+            "/bin/harness load-client --mode stream --protocol tcp --address 127.0.0.1 --port 9999 --streams 1 --duration 60s"
         );
     }
 }
