@@ -8,21 +8,29 @@
  * examples/nf-queue.c (modern libmnl API).  The packet decision itself lives
  * in decide.c; this file only moves packets between the kernel and it.
  *
- * The only global is the stop flag written by the SIGINT/SIGTERM handler.  The
- * handlers are installed without SA_RESTART so a blocking recv returns EINTR.
+ * The only global is the stop flag written by the SIGINT/SIGTERM handler (and
+ * by a loop that gives up).  The handlers are installed without SA_RESTART so a
+ * blocking recv returns EINTR; a loop on another thread sees the flag within
+ * the 100 ms SO_RCVTIMEO of its socket.  With --queues N each queue has its
+ * own socket, buffer, stats and verdict run (struct worker); threads share only
+ * the read-only rules and the flag.
  */
 #include "decide.h"
+#include "verdict.h"
 
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <arpa/inet.h>
 
 #include <libmnl/libmnl.h>
@@ -37,11 +45,15 @@
 
 #define EXIT_USAGE        2   /* bad flag, bad value, bad rules file */
 #define MAX_CONSEC_ERRORS 1000
+#define MAX_QUEUES        64
+#define MAX_BATCH         65535
+#define RCVTIMEO_MS       100 /* stop-request backstop, docs/filter-spec.md */
 
 /* A config or verdict message: nlmsghdr + nfgenmsg + a few small attributes. */
 #define SMALL_MSG_BUF     256
 
-static volatile sig_atomic_t stop_requested;
+/* Lock-free, hence async-signal-safe, and race-free between threads. */
+static atomic_int stop_requested;
 
 /* ---- options ------------------------------------------------------------ */
 
@@ -52,6 +64,9 @@ struct options {
 	unsigned long maxlen;
 	unsigned long rcvbuf;
 	int fail_open;
+	int gso;
+	unsigned long batch;
+	unsigned long queues;
 	const char *rules_path;
 	const char *stats_path;
 	int check;
@@ -59,7 +74,8 @@ struct options {
 
 enum {
 	OPT_QUEUE = 1000, OPT_COPY_RANGE, OPT_QUEUE_MAXLEN, OPT_RCVBUF,
-	OPT_FAIL_OPEN, OPT_RULES, OPT_STATS, OPT_CHECK, OPT_HELP = 'h',
+	OPT_FAIL_OPEN, OPT_GSO, OPT_BATCH, OPT_QUEUES, OPT_RULES, OPT_STATS, OPT_CHECK,
+	OPT_HELP = 'h',
 };
 
 static const struct option long_opts[] = {
@@ -68,6 +84,9 @@ static const struct option long_opts[] = {
 	{ "queue-maxlen", required_argument, NULL, OPT_QUEUE_MAXLEN },
 	{ "rcvbuf",       required_argument, NULL, OPT_RCVBUF },
 	{ "fail-open",    no_argument,       NULL, OPT_FAIL_OPEN },
+	{ "gso",          no_argument,       NULL, OPT_GSO },
+	{ "batch",        required_argument, NULL, OPT_BATCH },
+	{ "queues",       required_argument, NULL, OPT_QUEUES },
 	{ "rules",        required_argument, NULL, OPT_RULES },
 	{ "stats",        required_argument, NULL, OPT_STATS },
 	{ "check",        no_argument,       NULL, OPT_CHECK },
@@ -85,6 +104,9 @@ static void usage(FILE *f)
 		"  --queue-maxlen N     kernel queue length (1..=4294967295, default: kernel's)\n"
 		"  --rcvbuf BYTES       socket receive buffer (0 = system default, default 8388608)\n"
 		"  --fail-open          accept instead of drop when the queue is full\n"
+		"  --gso                receive GSO super-packets whole (NFQA_CFG_F_GSO)\n"
+		"  --batch N            verdicts per verdict message, at most (1..=65535, default 1)\n"
+		"  --queues N           bind queues Q..Q+N-1, one thread each (1..=64, default 1)\n"
 		"  --rules FILE         rules file (default: accept everything)\n"
 		"  --stats FILE|-       where the stats JSON goes at exit (default - = stdout)\n"
 		"  --check              parse the rules file, report and exit\n"
@@ -128,6 +150,9 @@ static int parse_options(int argc, char **argv, struct options *o)
 	o->maxlen = 0;
 	o->rcvbuf = 8388608;
 	o->fail_open = 0;
+	o->gso = 0;
+	o->batch = 1;
+	o->queues = 1;
 	o->rules_path = NULL;
 	o->stats_path = "-";
 	o->check = 0;
@@ -198,6 +223,17 @@ static int parse_options(int argc, char **argv, struct options *o)
 		case OPT_FAIL_OPEN:
 			o->fail_open = 1;
 			break;
+		case OPT_GSO:
+			o->gso = 1;
+			break;
+		case OPT_BATCH:
+			if (parse_flag_num(optarg, 1, MAX_BATCH, &o->batch) < 0)
+				goto bad_value;
+			break;
+		case OPT_QUEUES:
+			if (parse_flag_num(optarg, 1, MAX_QUEUES, &o->queues) < 0)
+				goto bad_value;
+			break;
 		case OPT_RULES:
 			o->rules_path = optarg;
 			break;
@@ -220,6 +256,11 @@ bad_value:
 	}
 	if (optind < argc) {
 		fprintf(stderr, PROG ": unexpected argument '%s'\n", argv[optind]);
+		return EXIT_USAGE;
+	}
+	if (o->queue + o->queues - 1 > 65535) {
+		fprintf(stderr, PROG ": bad value '%lu' for '--queues': queue %lu + %lu - 1 > 65535\n",
+			o->queues, o->queue, o->queues);
 		return EXIT_USAGE;
 	}
 	return -1;
@@ -290,9 +331,29 @@ fail:
 
 struct stats {
 	uint64_t packets, bytes, accepted, dropped, malformed, default_hits;
-	uint64_t recv_errors, enobufs, verdict_errors;
+	uint64_t recv_errors, enobufs, verdict_errors, gso_packets, verdict_messages;
 	uint64_t *rule_hits;       /* one per rule */
 };
+
+/* into += from (rule_hits: nrules entries each). */
+static void stats_add(struct stats *into, const struct stats *from, size_t nrules)
+{
+	size_t i;
+
+	into->packets += from->packets;
+	into->bytes += from->bytes;
+	into->accepted += from->accepted;
+	into->dropped += from->dropped;
+	into->malformed += from->malformed;
+	into->default_hits += from->default_hits;
+	into->recv_errors += from->recv_errors;
+	into->enobufs += from->enobufs;
+	into->verdict_errors += from->verdict_errors;
+	into->gso_packets += from->gso_packets;
+	into->verdict_messages += from->verdict_messages;
+	for (i = 0; i < nrules; i++)
+		into->rule_hits[i] += from->rule_hits[i];
+}
 
 static void json_string(FILE *f, const char *s)
 {
@@ -331,6 +392,8 @@ static int write_stats(const char *path, const struct options *o, int rcvbuf,
 
 	fprintf(f, "{\"impl\":\"" IMPL "\",\"queue\":%lu,\"copy_range\":%lu,\"rcvbuf\":%d,",
 		o->queue, o->copy_range, rcvbuf);
+	fprintf(f, "\"queues\":%lu,\"gso\":%s,\"batch\":%lu,",
+		o->queues, o->gso ? "true" : "false", o->batch);
 	fprintf(f, "\"packets\":%" PRIu64 ",\"bytes\":%" PRIu64 ",\"accepted\":%" PRIu64
 		",\"dropped\":%" PRIu64 ",\"malformed\":%" PRIu64 ",",
 		st->packets, st->bytes, st->accepted, st->dropped, st->malformed);
@@ -343,6 +406,8 @@ static int write_stats(const char *path, const struct options *o, int rcvbuf,
 	fprintf(f, "],\"recv_errors\":%" PRIu64 ",\"enobufs\":%" PRIu64
 		",\"verdict_errors\":%" PRIu64 ",",
 		st->recv_errors, st->enobufs, st->verdict_errors);
+	fprintf(f, "\"gso_packets\":%" PRIu64 ",\"verdict_messages\":%" PRIu64 ",",
+		st->gso_packets, st->verdict_messages);
 	fprintf(f, "\"cpu_user_us\":%lld,\"cpu_sys_us\":%lld}\n",
 		(long long)ru.ru_utime.tv_sec * 1000000 + ru.ru_utime.tv_usec,
 		(long long)ru.ru_stime.tv_sec * 1000000 + ru.ru_stime.tv_usec);
@@ -357,36 +422,68 @@ static int write_stats(const char *path, const struct options *o, int rcvbuf,
 	return 0;
 }
 
-/* ---- packets ------------------------------------------------------------ */
+/* ---- one queue: socket, buffer, stats, pending verdict run -------------- */
 
-struct loop_ctx {
+struct worker {
 	struct mnl_socket *nl;
+	unsigned portid;
+	uint16_t queue;
+	unsigned batch;            /* --batch: flush a run at this many packets */
 	const struct nfqb_rules *rules;
-	struct stats *st;
+	char *buf;
+	size_t bufsize;
+	int rcvbuf;                /* getsockopt(SO_RCVBUF) after sizing */
+	struct stats st;
+	/* The pending run of equal verdicts (docs/filter-spec.md, "Batch verdicts"). */
+	uint32_t run_last_id;
+	int run_verdict;
+	unsigned run_len;
+	/* Set when the loop gave up after MAX_CONSEC_ERRORS; errno of the last one. */
+	int gave_up, last_errno;
+	pthread_t thread;
+	int thread_started;
 };
 
-static int send_verdict(struct mnl_socket *nl, uint16_t queue, uint32_t id, int verdict)
+/* Send the pending run: one NFQNL_MSG_VERDICT for a run of 1, else one
+ * NFQNL_MSG_VERDICT_BATCH for its last id.  No-op when nothing is pending. */
+static void flush_run(struct worker *w)
 {
-	char buf[SMALL_MSG_BUF] __attribute__((aligned(8)));
-	struct nlmsghdr *nlh;
+	char msg[NFQB_VERDICT_MSG_LEN] __attribute__((aligned(8)));
+	size_t len;
 	ssize_t rc;
 
-	nlh = nfq_nlmsg_put(buf, NFQNL_MSG_VERDICT, queue);
-	nfq_nlmsg_verdict_put(nlh, (int)id, verdict == NFQB_ACCEPT ? NF_ACCEPT : NF_DROP);
+	if (w->run_len == 0)
+		return;
+	len = nfqb_encode_verdict(w->queue, w->run_last_id, w->run_verdict, w->run_len > 1,
+				  msg, sizeof(msg));
+	w->st.verdict_messages++;
 	do
-		rc = mnl_socket_sendto(nl, nlh, nlh->nlmsg_len);
+		rc = mnl_socket_sendto(w->nl, msg, len);
 	while (rc < 0 && errno == EINTR);
-	return rc < 0 ? -1 : 0;
+	if (rc < 0)
+		w->st.verdict_errors++;
+	w->run_len = 0;
+}
+
+/* Add one packet's verdict to the run: a different verdict flushes the run
+ * first; a full run is flushed at once. */
+static void add_verdict(struct worker *w, uint32_t id, int verdict)
+{
+	if (w->run_len > 0 && verdict != w->run_verdict)
+		flush_run(w);
+	w->run_verdict = verdict;
+	w->run_last_id = id;
+	if (++w->run_len >= w->batch)
+		flush_run(w);
 }
 
 /* mnl_cb_run data callback: one queued packet.  Never stops the batch. */
 static int queue_cb(const struct nlmsghdr *nlh, void *data)
 {
-	struct loop_ctx *ctx = data;
-	struct stats *st = ctx->st;
+	struct worker *w = data;
+	struct stats *st = &w->st;
 	struct nlattr *attr[NFQA_MAX + 1] = { NULL };
 	const struct nfqnl_msg_packet_hdr *ph;
-	const struct nfgenmsg *nfg;
 	const uint8_t *payload = NULL;
 	size_t plen = 0;
 	uint64_t pkt_len;
@@ -396,7 +493,6 @@ static int queue_cb(const struct nlmsghdr *nlh, void *data)
 		st->recv_errors++;   /* cannot be verdicted without a packet id */
 		return MNL_CB_OK;
 	}
-	nfg = mnl_nlmsg_get_payload(nlh);
 	ph = mnl_attr_get_payload(attr[NFQA_PACKET_HDR]);
 
 	if (attr[NFQA_PAYLOAD]) {
@@ -405,9 +501,7 @@ static int queue_cb(const struct nlmsghdr *nlh, void *data)
 	}
 	pkt_len = attr[NFQA_CAP_LEN] ? ntohl(mnl_attr_get_u32(attr[NFQA_CAP_LEN])) : plen;
 
-	d = nfqb_decide(ctx->rules, payload, plen);
-	if (send_verdict(ctx->nl, ntohs(nfg->res_id), ntohl(ph->packet_id), d.verdict) < 0)
-		st->verdict_errors++;
+	d = nfqb_decide(w->rules, payload, plen);
 
 	st->packets++;
 	st->bytes += pkt_len;
@@ -421,7 +515,80 @@ static int queue_cb(const struct nlmsghdr *nlh, void *data)
 		st->default_hits++;
 	else
 		st->rule_hits[d.rule]++;
+	/* nfq_nlmsg_parse validated NFQA_SKB_INFO as a u32. */
+	if (attr[NFQA_SKB_INFO] && (ntohl(mnl_attr_get_u32(attr[NFQA_SKB_INFO])) & NFQA_SKB_GSO))
+		st->gso_packets++;
+
+	add_verdict(w, ntohl(ph->packet_id), d.verdict);
 	return MNL_CB_OK;
+}
+
+/*
+ * recvmsg with flags (MSG_DONTWAIT while a run is pending); otherwise what
+ * mnl_socket_recvfrom does: a truncated datagram fails with ENOSPC.
+ */
+static ssize_t recv_datagram(int fd, void *buf, size_t len, int flags)
+{
+	struct sockaddr_nl addr;
+	struct iovec iov = { .iov_base = buf, .iov_len = len };
+	struct msghdr msg = {
+		.msg_name = &addr, .msg_namelen = sizeof(addr),
+		.msg_iov = &iov, .msg_iovlen = 1,
+	};
+	ssize_t n = recvmsg(fd, &msg, flags);
+
+	if (n < 0)
+		return n;
+	if (msg.msg_flags & MSG_TRUNC) {
+		errno = ENOSPC;
+		return -1;
+	}
+	if (msg.msg_namelen != sizeof(addr)) {
+		errno = EINVAL;
+		return -1;
+	}
+	return n;
+}
+
+/* The receive loop of one queue (docs/filter-spec.md, "Receive loop"). */
+static void run_loop(struct worker *w)
+{
+	int fd = mnl_socket_get_fd(w->nl);
+	unsigned consecutive = 0;
+
+	while (!atomic_load_explicit(&stop_requested, memory_order_relaxed)) {
+		ssize_t n = recv_datagram(fd, w->buf, w->bufsize, w->run_len ? MSG_DONTWAIT : 0);
+
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK) {
+				flush_run(w);   /* empty socket (or SO_RCVTIMEO) */
+				continue;
+			}
+			if (errno == EINTR)
+				continue;
+			if (errno == ENOBUFS)
+				w->st.enobufs++;
+			w->st.recv_errors++;
+		} else if (mnl_cb_run(w->buf, (size_t)n, 0, w->portid, queue_cb, w) < 0) {
+			w->st.recv_errors++;  /* an NLMSG_ERROR from the kernel */
+		} else {
+			consecutive = 0;
+			continue;
+		}
+		if (++consecutive >= MAX_CONSEC_ERRORS) {
+			w->gave_up = 1;
+			w->last_errno = errno;
+			atomic_store(&stop_requested, 1);   /* the whole filter stops */
+			break;
+		}
+	}
+	flush_run(w);
+}
+
+static void *worker_thread(void *arg)
+{
+	run_loop(arg);
+	return NULL;
 }
 
 /* ---- netlink setup ------------------------------------------------------ */
@@ -429,7 +596,7 @@ static int queue_cb(const struct nlmsghdr *nlh, void *data)
 static void on_signal(int sig)
 {
 	(void)sig;
-	stop_requested = 1;
+	atomic_store(&stop_requested, 1);
 }
 
 /*
@@ -437,40 +604,40 @@ static void on_signal(int sig)
  * then copy mode/range, maxlen and flags: the kernel applies them in that
  * order), so there is no moment where the queue exists in its default
  * metadata-only copy mode.  Packets queued before the ACK arrives are handled
- * by the normal callback.  Returns 0 or -1 with errno set.
+ * by the normal callback (their verdicts join the pending run).  Returns 0 or
+ * -1 with errno set.
  */
-static int bind_queue(struct mnl_socket *nl, const struct options *o, char *rbuf,
-		      size_t rbufsize, struct loop_ctx *ctx)
+static int bind_queue(struct worker *w, const struct options *o)
 {
 	char buf[SMALL_MSG_BUF] __attribute__((aligned(8)));
-	unsigned portid = mnl_socket_get_portid(nl);
+	uint32_t flags = (o->fail_open ? NFQA_CFG_F_FAIL_OPEN : 0) | (o->gso ? NFQA_CFG_F_GSO : 0);
 	unsigned seq = 1;
 	struct nlmsghdr *nlh;
 	ssize_t n;
 	int rc;
 
-	nlh = nfq_nlmsg_put(buf, NFQNL_MSG_CONFIG, (uint32_t)o->queue);
+	nlh = nfq_nlmsg_put(buf, NFQNL_MSG_CONFIG, w->queue);
 	nfq_nlmsg_cfg_put_cmd(nlh, AF_INET, NFQNL_CFG_CMD_BIND);
 	nfq_nlmsg_cfg_put_params(nlh, NFQNL_COPY_PACKET, (int)o->copy_range);
 	if (o->have_maxlen)
 		nfq_nlmsg_cfg_put_qmaxlen(nlh, (uint32_t)o->maxlen);
-	if (o->fail_open) {
-		mnl_attr_put_u32(nlh, NFQA_CFG_FLAGS, htonl(NFQA_CFG_F_FAIL_OPEN));
-		mnl_attr_put_u32(nlh, NFQA_CFG_MASK, htonl(NFQA_CFG_F_FAIL_OPEN));
+	if (flags) {   /* the mask names exactly the flags we set */
+		mnl_attr_put_u32(nlh, NFQA_CFG_FLAGS, htonl(flags));
+		mnl_attr_put_u32(nlh, NFQA_CFG_MASK, htonl(flags));
 	}
 	nlh->nlmsg_flags |= NLM_F_ACK;
 	nlh->nlmsg_seq = seq;
-	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0)
+	if (mnl_socket_sendto(w->nl, nlh, nlh->nlmsg_len) < 0)
 		return -1;
 
 	for (;;) {
-		n = mnl_socket_recvfrom(nl, rbuf, rbufsize);
+		n = mnl_socket_recvfrom(w->nl, w->buf, w->bufsize);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;   /* the ACK is on its way; stop later */
 			return -1;
 		}
-		rc = mnl_cb_run(rbuf, (size_t)n, seq, portid, queue_cb, ctx);
+		rc = mnl_cb_run(w->buf, (size_t)n, seq, w->portid, queue_cb, w);
 		if (rc < 0)
 			return -1;  /* NLMSG_ERROR: errno is the kernel's answer */
 		if (rc == MNL_CB_STOP)
@@ -507,22 +674,59 @@ static const char *setup_socket(struct mnl_socket *nl, unsigned long rcvbuf, int
 	return NULL;
 }
 
+/* SO_RCVTIMEO: a blocking recv returns EAGAIN after RCVTIMEO_MS, so a loop
+ * whose thread did not get the signal still sees the stop flag. */
+static int set_rcvtimeo(struct mnl_socket *nl)
+{
+	struct timeval tv = { .tv_sec = 0, .tv_usec = RCVTIMEO_MS * 1000 };
+
+	return setsockopt(mnl_socket_get_fd(nl), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+}
+
+/* Open, configure and bind queue w->queue.  Prints one line and returns -1 on error. */
+static int open_queue(struct worker *w, const struct options *o)
+{
+	const char *step;
+
+	w->nl = mnl_socket_open(NETLINK_NETFILTER);
+	if (w->nl == NULL) {
+		fprintf(stderr, PROG ": mnl_socket_open: %s\n", strerror(errno));
+		return -1;
+	}
+	if (mnl_socket_bind(w->nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+		fprintf(stderr, PROG ": mnl_socket_bind: %s\n", strerror(errno));
+		return -1;
+	}
+	w->portid = mnl_socket_get_portid(w->nl);
+	step = setup_socket(w->nl, o->rcvbuf, &w->rcvbuf);
+	if (step) {
+		fprintf(stderr, PROG ": %s: %s\n", step, strerror(errno));
+		return -1;
+	}
+	if (bind_queue(w, o) < 0) {
+		fprintf(stderr, PROG ": bind queue %u: %s\n", (unsigned)w->queue, strerror(errno));
+		return -1;
+	}
+	if (set_rcvtimeo(w->nl) < 0) {
+		fprintf(stderr, PROG ": setsockopt SO_RCVTIMEO: %s\n", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 /* ---- entry point -------------------------------------------------------- */
 
 int nfqb_main(int argc, char **argv)
 {
 	struct options o;
 	struct nfqb_rules *rules = NULL;
-	struct stats st;
-	struct loop_ctx ctx;
-	struct mnl_socket *nl = NULL;
+	struct worker *workers = NULL;
+	struct stats total;
 	struct sigaction sa, old_int, old_term;
 	/* largest possible packet payload, plus netlink data overhead: */
 	size_t bufsize = 0xffff + (size_t)(MNL_SOCKET_BUFFER_SIZE / 2);
-	char *buf = NULL;
-	const char *step;
-	unsigned portid, consecutive = 0;
-	int rcvbuf = 0, rc, exit_code = 1, signals_set = 0;
+	size_t nrules, i, nw = 0;
+	int rc, exit_code = 1, signals_set = 0;
 
 	rc = parse_options(argc, argv, &o);
 	if (rc >= 0) {
@@ -538,16 +742,32 @@ int nfqb_main(int argc, char **argv)
 		nfqb_rules_free(rules);
 		return 0;
 	}
+	nrules = nfqb_rules_count(rules);
 
-	memset(&st, 0, sizeof(st));
-	st.rule_hits = calloc(nfqb_rules_count(rules) + 1, sizeof(*st.rule_hits));
-	buf = malloc(bufsize);
-	if (st.rule_hits == NULL || buf == NULL) {
+	memset(&total, 0, sizeof(total));
+	total.rule_hits = calloc(nrules + 1, sizeof(*total.rule_hits));
+	workers = calloc(o.queues, sizeof(*workers));
+	if (total.rule_hits == NULL || workers == NULL) {
 		fprintf(stderr, PROG ": allocate buffers: %s\n", strerror(ENOMEM));
 		goto out;
 	}
+	for (nw = 0; nw < o.queues; nw++) {
+		struct worker *w = &workers[nw];
 
-	stop_requested = 0;
+		w->queue = (uint16_t)(o.queue + nw);
+		w->batch = (unsigned)o.batch;
+		w->rules = rules;
+		w->bufsize = bufsize;
+		w->buf = malloc(bufsize);
+		w->st.rule_hits = calloc(nrules + 1, sizeof(*w->st.rule_hits));
+		if (w->buf == NULL || w->st.rule_hits == NULL) {
+			nw++;   /* free this one's buffers too */
+			fprintf(stderr, PROG ": allocate buffers: %s\n", strerror(ENOMEM));
+			goto out;
+		}
+	}
+
+	atomic_store(&stop_requested, 0);
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sigemptyset(&sa.sa_mask);
@@ -556,68 +776,62 @@ int nfqb_main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, &old_term);
 	signals_set = 1;
 
-	nl = mnl_socket_open(NETLINK_NETFILTER);
-	if (nl == NULL) {
-		fprintf(stderr, PROG ": mnl_socket_open: %s\n", strerror(errno));
-		goto out;
-	}
-	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
-		fprintf(stderr, PROG ": mnl_socket_bind: %s\n", strerror(errno));
-		goto out;
-	}
-	portid = mnl_socket_get_portid(nl);
-	step = setup_socket(nl, o.rcvbuf, &rcvbuf);
-	if (step) {
-		fprintf(stderr, PROG ": %s: %s\n", step, strerror(errno));
-		goto out;
-	}
+	for (i = 0; i < nw; i++)
+		if (open_queue(&workers[i], &o) < 0)
+			goto out;
+	for (i = 0; i < nw; i++)
+		fprintf(stderr, PROG ": queue %u bound, copy-range %lu, rcvbuf %d\n",
+			(unsigned)workers[i].queue, o.copy_range, workers[i].rcvbuf);
 
-	ctx.nl = nl;
-	ctx.rules = rules;
-	ctx.st = &st;
-	if (bind_queue(nl, &o, buf, bufsize, &ctx) < 0) {
-		fprintf(stderr, PROG ": bind queue %lu: %s\n", o.queue, strerror(errno));
-		goto out;
-	}
-	fprintf(stderr, PROG ": queue %lu bound, copy-range %lu, rcvbuf %d\n",
-		o.queue, o.copy_range, rcvbuf);
-
-	exit_code = 0;
-	while (!stop_requested) {
-		ssize_t n = mnl_socket_recvfrom(nl, buf, bufsize);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == ENOBUFS)
-				st.enobufs++;
-			st.recv_errors++;
-		} else if (mnl_cb_run(buf, (size_t)n, 0, portid, queue_cb, &ctx) < 0) {
-			st.recv_errors++;  /* an NLMSG_ERROR from the kernel */
-		} else {
-			consecutive = 0;
-			continue;
-		}
-		if (++consecutive >= MAX_CONSEC_ERRORS) {
-			fprintf(stderr, PROG ": receive: %d consecutive errors, last: %s\n",
-				MAX_CONSEC_ERRORS, strerror(errno));
-			exit_code = 1;
+	/* Queue Q on this thread, every other queue on a thread of its own. */
+	for (i = 1; i < nw; i++) {
+		rc = pthread_create(&workers[i].thread, NULL, worker_thread, &workers[i]);
+		if (rc != 0) {
+			fprintf(stderr, PROG ": start thread for queue %u: %s\n",
+				(unsigned)workers[i].queue, strerror(rc));
+			atomic_store(&stop_requested, 1);
 			break;
 		}
+		workers[i].thread_started = 1;
+	}
+	if (!atomic_load(&stop_requested))
+		run_loop(&workers[0]);
+	else
+		flush_run(&workers[0]);   /* verdicts from the bind ACK wait */
+	exit_code = 0;
+	for (i = 1; i < nw; i++) {
+		if (workers[i].thread_started)
+			pthread_join(workers[i].thread, NULL);
+		else
+			exit_code = 1;   /* that thread could not be started */
 	}
 
-	unbind_queue(nl, (unsigned)o.queue);
-	if (write_stats(o.stats_path, &o, rcvbuf, rules, &st) < 0)
+	for (i = 0; i < nw; i++) {
+		struct worker *w = &workers[i];
+
+		if (w->gave_up) {
+			fprintf(stderr, PROG ": receive: %d consecutive errors, last: %s\n",
+				MAX_CONSEC_ERRORS, strerror(w->last_errno));
+			exit_code = 1;
+		}
+		unbind_queue(w->nl, w->queue);
+		stats_add(&total, &w->st, nrules);
+	}
+	if (write_stats(o.stats_path, &o, workers[0].rcvbuf, rules, &total) < 0)
 		exit_code = 1;
 out:
-	if (nl)
-		mnl_socket_close(nl);
+	for (i = 0; i < nw; i++) {
+		if (workers[i].nl)
+			mnl_socket_close(workers[i].nl);
+		free(workers[i].buf);
+		free(workers[i].st.rule_hits);
+	}
 	if (signals_set) {
 		sigaction(SIGINT, &old_int, NULL);
 		sigaction(SIGTERM, &old_term, NULL);
 	}
-	free(buf);
-	free(st.rule_hits);
+	free(workers);
+	free(total.rule_hits);
 	nfqb_rules_free(rules);
 	fflush(stdout);
 	fflush(stderr);

@@ -1,4 +1,4 @@
-//! Raw bindings to csrc/decide.h and csrc/filter.c, and the only `unsafe` code
+//! Raw bindings to csrc/decide.h, csrc/verdict.h and csrc/filter.c, and the only `unsafe` code
 //! of this crate.
 //!
 //! Why it exists: lib.rs exposes a safe API for the tests and the differential
@@ -16,10 +16,12 @@
 //! - The rule set is never written after parsing and decide.c has no global
 //!   mutable state, so sharing `&RawRules` between threads (`Sync`) and moving it
 //!   (`Send`) are sound.
+//! - `nfqb_encode_verdict` writes at most `buflen` bytes to `buf` (nothing when `buflen` is
+//!   below 32), needs no alignment and keeps no pointer; it has no state.
 //! - `nfqb_main` uses getopt's process-wide globals and installs signal
 //!   handlers, so `c_main` serialises calls with a mutex.
 
-use std::ffi::{c_char, c_int, c_uint, CStr, CString, OsStr};
+use std::ffi::{c_char, c_int, c_uint, c_void, CStr, CString, OsStr};
 use std::os::unix::ffi::OsStrExt;
 use std::ptr::NonNull;
 use std::sync::Mutex;
@@ -55,7 +57,41 @@ extern "C" {
     fn nfqb_rules_text(r: *const NfqbRules, i: usize) -> *const c_char;
     fn nfqb_rules_default(r: *const NfqbRules) -> c_int;
     fn nfqb_decide(r: *const NfqbRules, pkt: *const u8, len: usize) -> NfqbDecision;
+    fn nfqb_encode_verdict(
+        queue: u16,
+        id: u32,
+        verdict: c_int,
+        batch: c_int,
+        buf: *mut c_void,
+        buflen: usize,
+    ) -> usize;
     fn nfqb_main(argc: c_int, argv: *mut *mut c_char) -> c_int;
+}
+
+/// Mirrors `NFQB_VERDICT_MSG_LEN` in verdict.h.
+pub(crate) const VERDICT_MSG_LEN: usize = 32;
+
+/// Encodes the verdict message into `buf`; returns its length (32).
+#[inline]
+pub(crate) fn encode_verdict(
+    queue: u16,
+    id: u32,
+    accept: bool,
+    batch: bool,
+    buf: &mut [u8; VERDICT_MSG_LEN],
+) -> usize {
+    // SAFETY: `buf` is valid for writes of its 32 bytes, which is `buflen`; the C side
+    // writes at most `buflen` bytes, needs no alignment and keeps no pointer.
+    unsafe {
+        nfqb_encode_verdict(
+            queue,
+            id,
+            c_int::from(accept),
+            c_int::from(batch),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+        )
+    }
 }
 
 /// An owned, immutable C rule set.

@@ -3,7 +3,8 @@
 //! Why it exists: the C rules parser and decision (csrc/decide.c) are the
 //! reference the Rust filter is tested against, so tests (here and in
 //! rust-impl's differential test) call them through this API, and the
-//! `c-filter` binary starts the C entry point through [`c_main`]. All `unsafe`
+//! `c-filter` binary starts the C entry point through [`c_main`]. The C verdict-message
+//! encoder is exposed as [`encode_verdict`] (tests and micro-benchmarks). All `unsafe`
 //! lives in the `ffi` module.
 #![deny(unsafe_code)]
 
@@ -114,6 +115,27 @@ impl fmt::Debug for Rules {
             .field("default", &self.default_verdict())
             .finish()
     }
+}
+
+/// Length of a verdict message (`NFQB_VERDICT_MSG_LEN`): nlmsghdr, nfgenmsg and the
+/// `NFQA_VERDICT_HDR` attribute.
+pub const VERDICT_MSG_LEN: usize = ffi::VERDICT_MSG_LEN;
+
+/// The netlink verdict message the C filter sends (csrc/verdict.c, built with
+/// libnetfilter_queue's `nfq_nlmsg_put` + `nfq_nlmsg_verdict_put`):
+/// `NFQNL_MSG_VERDICT_BATCH` (every waiting packet of `queue` with id <= `id`) when
+/// `batch`, else `NFQNL_MSG_VERDICT` for packet `id`. Returns the bytes written to `buf`.
+#[inline]
+pub fn encode_verdict(
+    queue: u16,
+    id: u32,
+    verdict: Verdict,
+    batch: bool,
+    buf: &mut [u8; VERDICT_MSG_LEN],
+) -> &[u8] {
+    let n = ffi::encode_verdict(queue, id, verdict == Verdict::Accept, batch, buf);
+    assert_eq!(n, VERDICT_MSG_LEN, "nfqb_encode_verdict failed");
+    &buf[..n]
 }
 
 /// Runs the C filter (`nfqb_main`) with `args` as its argv, `args[0]` being the

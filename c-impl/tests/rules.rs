@@ -733,6 +733,20 @@ fn c_main_check_and_usage_errors() {
     assert_eq!(run(&["--check", "--check"]), 2);
     assert_eq!(run(&["--check", "extra"]), 2);
     assert_eq!(run(&["--check", "--stats"]), 2);
+    // The tuning flags (docs/filter-spec.md, "Command line").
+    assert_eq!(
+        run(&["--gso", "--batch", "32", "--queues", "2", "--check"]),
+        0
+    );
+    assert_eq!(run(&["--batch", "65535", "--queues", "64", "--check"]), 0);
+    assert_eq!(run(&["--queue", "65472", "--queues", "64", "--check"]), 0);
+    assert_eq!(run(&["--batch", "0", "--check"]), 2);
+    assert_eq!(run(&["--batch", "65536", "--check"]), 2);
+    assert_eq!(run(&["--queues", "0", "--check"]), 2);
+    assert_eq!(run(&["--queues", "65", "--check"]), 2);
+    assert_eq!(run(&["--queue", "65535", "--queues", "2", "--check"]), 2);
+    assert_eq!(run(&["--gso=1", "--check"]), 2);
+    assert_eq!(run(&["--gso", "--gso", "--check"]), 2);
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
