@@ -42,6 +42,20 @@ pub struct Args {
     #[arg(long = "fail-open")]
     pub fail_open: bool,
 
+    /// Receive GSO super-packets whole (NFQA_CFG_F_GSO).
+    #[arg(long)]
+    pub gso: bool,
+
+    /// Verdicts per netlink verdict message, at most (1 = one verdict per packet).
+    #[arg(long, value_name = "N", default_value_t = 1,
+          value_parser = clap::value_parser!(u32).range(1..=65535))]
+    pub batch: u32,
+
+    /// Bind queues Q..Q+N-1 (Q = --queue), one thread and socket each.
+    #[arg(long, value_name = "N", default_value_t = 1,
+          value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub queues: u16,
+
     /// Rules file [default: none, accept everything].
     #[arg(long, value_name = "FILE")]
     pub rules: Option<PathBuf>,
@@ -88,9 +102,22 @@ pub struct Options {
     pub queue_maxlen: Option<u32>,
     pub rcvbuf: RcvBuf,
     pub fail_open: bool,
+    pub gso: bool,
+    /// `1..=65535`.
+    pub batch: u32,
+    /// `1..=64`, and `queue + queues - 1 <= 65535`.
+    pub queues: u16,
     pub rules: Option<PathBuf>,
     pub stats: StatsDest,
     pub check: bool,
+}
+
+impl Options {
+    /// The queue numbers to bind: `queue ..= queue + queues - 1`.
+    pub fn queue_numbers(&self) -> impl Iterator<Item = u16> {
+        let (first, count) = (self.queue, self.queues);
+        (0..count).map(move |i| first + i)
+    }
 }
 
 impl From<Args> for Options {
@@ -104,6 +131,9 @@ impl From<Args> for Options {
                 n => RcvBuf::Bytes(n),
             },
             fail_open: a.fail_open,
+            gso: a.gso,
+            batch: a.batch,
+            queues: a.queues,
             rules: a.rules,
             stats: match a.stats.as_str() {
                 "-" => StatsDest::Stdout,
@@ -121,7 +151,17 @@ impl Options {
         I: IntoIterator<Item = T>,
         T: Into<OsString> + Clone,
     {
-        Args::try_parse_from(argv).map(Options::from)
+        let args = Args::try_parse_from(argv)?;
+        if u32::from(args.queue) + u32::from(args.queues) - 1 > 65535 {
+            return Err(clap::Error::raw(
+                ErrorKind::ValueValidation,
+                format!(
+                    "invalid value '{}' for '--queues <N>': queue {} + {} - 1 > 65535\n",
+                    args.queues, args.queue, args.queues
+                ),
+            ));
+        }
+        Ok(Options::from(args))
     }
 }
 
@@ -161,10 +201,29 @@ mod tests {
                 queue_maxlen: None,
                 rcvbuf: RcvBuf::Bytes(8_388_608),
                 fail_open: false,
+                gso: false,
+                batch: 1,
+                queues: 1,
                 rules: None,
                 stats: StatsDest::Stdout,
                 check: false,
             }
+        );
+    }
+
+    #[test]
+    fn tuning_flags() {
+        let o = parse(&["--queue", "3", "--gso", "--batch", "32", "--queues", "2"]).unwrap();
+        assert!(o.gso);
+        assert_eq!((o.batch, o.queues), (32, 2));
+        assert_eq!(o.queue_numbers().collect::<Vec<_>>(), [3, 4]);
+        assert!(parse(&["--queue", "65472", "--queues", "64"]).is_ok());
+        let err = parse(&["--queue", "65535", "--queues", "2"]).unwrap_err();
+        assert_eq!(err.exit_code(), 2);
+        let first = err.to_string().lines().next().unwrap().to_string();
+        assert!(
+            first.starts_with("error: ") && first.contains("--queues"),
+            "{first}"
         );
     }
 
@@ -207,6 +266,11 @@ mod tests {
             &["--rcvbuf", "2147483648"],
             &["--rcvbuf", "-1"],
             &["--stats", ""],
+            &["--batch", "0"],
+            &["--batch", "65536"],
+            &["--queues", "0"],
+            &["--queues", "65"],
+            &["--gso=1"],
             &["--queue"],
             &["--bogus"],
             &["extra"],

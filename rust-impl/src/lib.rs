@@ -9,8 +9,11 @@
 //! - [`decide`]: the pure per-packet decision.
 //! - [`stats`]: counters and their JSON.
 //! - [`cli`]: flags -> [`cli::Options`].
-//! - [`queue`]: the receive loop over `nfq::Queue`.
-//! - [`sys`]: receive buffer, signals, rusage: the only `unsafe` code.
+//! - [`queue`]: the receive loop over `nfq::Queue`, one per queue (`--queues N`: one
+//!   thread each).
+//! - [`verdict`]: the verdict message encoder and the batching run (`--batch N`).
+//! - [`sys`]: receive buffer, timeouts, sending verdicts on nfq's socket, signals,
+//!   rusage: the only `unsafe` code.
 
 // `unsafe` is allowed in `sys` alone, where each use carries its soundness argument.
 #![deny(unsafe_code)]
@@ -22,6 +25,7 @@ pub mod rules;
 pub mod stats;
 #[allow(unsafe_code)]
 pub mod sys;
+pub mod verdict;
 pub mod wire;
 
 use std::fs::File;
@@ -65,29 +69,92 @@ where
         );
         return ExitCode::from(1);
     }
-    let mut filter = match queue::Filter::start(&opts, &rules) {
-        Ok(filter) => filter,
-        Err(e) => {
-            eprintln!("rust-filter: {e}");
-            return ExitCode::from(1);
+    // Every socket is opened here, while the process is single-threaded (sys::NfqSocket).
+    let mut filters = Vec::with_capacity(usize::from(opts.queues));
+    for q in opts.queue_numbers() {
+        match queue::Filter::start(&opts, &rules, q) {
+            Ok(filter) => filters.push(filter),
+            Err(e) => {
+                eprintln!("rust-filter: {e}");
+                return ExitCode::from(1);
+            }
         }
-    };
-    let outcome = filter.run();
-    let stats = filter.finish();
+    }
+    for filter in &filters {
+        eprintln!("{}", filter.start_line());
+    }
+    let (outcomes, spawn_failed) = run_all(&mut filters);
     let mut code = ExitCode::SUCCESS;
-    if let queue::Outcome::TooManyErrors(e) = &outcome {
-        eprintln!(
-            "rust-filter: {} consecutive receive errors, last: {}",
-            queue::MAX_CONSECUTIVE_ERRORS,
-            queue::errno_text(e)
-        );
+    if spawn_failed {
         code = ExitCode::from(1);
+    }
+    for outcome in &outcomes {
+        if let queue::Outcome::TooManyErrors(e) = outcome {
+            eprintln!(
+                "rust-filter: {} consecutive receive errors, last: {}",
+                queue::MAX_CONSECUTIVE_ERRORS,
+                queue::errno_text(e)
+            );
+            code = ExitCode::from(1);
+        }
+    }
+    let mut per_queue = filters.into_iter().map(queue::Filter::finish);
+    let mut stats = per_queue.next().expect("at least one queue");
+    for more in per_queue {
+        stats.add_counts(&more);
+    }
+    match sys::cpu_times_us() {
+        Ok((user, system)) => {
+            stats.cpu_user_us = user;
+            stats.cpu_sys_us = system;
+        }
+        Err(e) => eprintln!("rust-filter: getrusage: {}", queue::errno_text(&e)),
     }
     if let Err(e) = write_stats(&opts.stats, &stats) {
         eprintln!("rust-filter: write stats: {}", queue::errno_text(&e));
         code = ExitCode::from(1);
     }
     code
+}
+
+/// Runs every queue's loop until the stop request: the first queue on this thread, each
+/// other on a scoped thread of its own. Returns the outcomes of the loops that ran, and
+/// whether a thread could not be started (then nothing more is started and all stop).
+fn run_all(filters: &mut [queue::Filter<'_>]) -> (Vec<queue::Outcome>, bool) {
+    let Some((first, rest)) = filters.split_first_mut() else {
+        return (Vec::new(), false);
+    };
+    std::thread::scope(|scope| {
+        let mut handles = Vec::with_capacity(rest.len());
+        let mut spawn_failed = false;
+        for filter in rest.iter_mut() {
+            let q = filter.stats().queue;
+            let spawned = std::thread::Builder::new()
+                .name(format!("queue-{q}"))
+                .spawn_scoped(scope, move || filter.run());
+            match spawned {
+                Ok(handle) => handles.push(handle),
+                Err(e) => {
+                    eprintln!(
+                        "rust-filter: start thread for queue {q}: {}",
+                        queue::errno_text(&e)
+                    );
+                    sys::request_stop();
+                    spawn_failed = true;
+                    break;
+                }
+            }
+        }
+        // With a stop already requested this only flushes (verdicts from the bind).
+        let mut outcomes = vec![first.run()];
+        for handle in handles {
+            match handle.join() {
+                Ok(outcome) => outcomes.push(outcome),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+        (outcomes, spawn_failed)
+    })
 }
 
 /// Reads and parses `--rules`; the error is the complete stderr line.

@@ -29,6 +29,12 @@ pub struct Stats {
     pub queue: u16,
     pub copy_range: u32,
     pub rcvbuf: u64,
+    /// `--queues`.
+    pub queues: u16,
+    /// `--gso`.
+    pub gso: bool,
+    /// `--batch`.
+    pub batch: u32,
     pub packets: u64,
     pub bytes: u64,
     pub accepted: u64,
@@ -39,6 +45,10 @@ pub struct Stats {
     pub recv_errors: u64,
     pub enobufs: u64,
     pub verdict_errors: u64,
+    /// Packets flagged `NFQA_SKB_GSO`.
+    pub gso_packets: u64,
+    /// Netlink verdict messages sent (single or batch).
+    pub verdict_messages: u64,
     pub cpu_user_us: u64,
     pub cpu_sys_us: u64,
 }
@@ -47,13 +57,17 @@ pub struct Stats {
 pub const IMPL: &str = "rust";
 
 impl Stats {
-    /// Zeroed counters with one `rule_hits` entry per rule, in file order.
+    /// Zeroed counters with one `rule_hits` entry per rule, in file order, for one queue
+    /// and the default flags (`queues` 1, no GSO, `batch` 1; see [`Stats::with_flags`]).
     pub fn new(queue: u16, copy_range: u32, rcvbuf: u64, rules: &RuleSet) -> Stats {
         Stats {
             implementation: IMPL,
             queue,
             copy_range,
             rcvbuf,
+            queues: 1,
+            gso: false,
+            batch: 1,
             packets: 0,
             bytes: 0,
             accepted: 0,
@@ -72,9 +86,38 @@ impl Stats {
             recv_errors: 0,
             enobufs: 0,
             verdict_errors: 0,
+            gso_packets: 0,
+            verdict_messages: 0,
             cpu_user_us: 0,
             cpu_sys_us: 0,
         }
+    }
+
+    /// Sets the `queues`, `gso` and `batch` keys.
+    pub fn with_flags(mut self, queues: u16, gso: bool, batch: u32) -> Stats {
+        self.queues = queues;
+        self.gso = gso;
+        self.batch = batch;
+        self
+    }
+
+    /// Adds another queue's counters (`packets` .. `verdict_messages`, rule hits by
+    /// position) to these; the flags, `queue`, `rcvbuf` and CPU times stay.
+    pub fn add_counts(&mut self, other: &Stats) {
+        self.packets += other.packets;
+        self.bytes += other.bytes;
+        self.accepted += other.accepted;
+        self.dropped += other.dropped;
+        self.malformed += other.malformed;
+        self.default_hits += other.default_hits;
+        for (hit, more) in self.rule_hits.iter_mut().zip(&other.rule_hits) {
+            hit.hits += more.hits;
+        }
+        self.recv_errors += other.recv_errors;
+        self.enobufs += other.enobufs;
+        self.verdict_errors += other.verdict_errors;
+        self.gso_packets += other.gso_packets;
+        self.verdict_messages += other.verdict_messages;
     }
 
     /// Counts one decided packet of `len` bytes (its original length).
@@ -141,9 +184,11 @@ mod tests {
             s.to_json_line(),
             concat!(
                 r#"{"impl":"rust","queue":0,"copy_range":65535,"rcvbuf":16777216,"#,
+                r#""queues":1,"gso":false,"batch":1,"#,
                 r#""packets":10,"bytes":12345,"accepted":9,"dropped":1,"malformed":0,"#,
                 r#""default_hits":9,"rule_hits":[{"line":3,"rule":"drop tcp dst-port 23","hits":1}],"#,
                 r#""recv_errors":0,"enobufs":0,"verdict_errors":0,"#,
+                r#""gso_packets":0,"verdict_messages":0,"#,
                 r#""cpu_user_us":1234,"cpu_sys_us":5678}"#,
                 "\n"
             )
@@ -170,6 +215,42 @@ mod tests {
         assert!(s
             .to_json_line()
             .contains(r#""rule_hits":[{"line":2,"rule":"accept tcp","hits":0}]"#));
+    }
+
+    #[test]
+    fn counts_of_queues_add_up() {
+        let rules = RuleSet::parse("drop udp\naccept tcp").unwrap();
+        let mut a = Stats::new(4, 128, 1, &rules).with_flags(2, true, 32);
+        let mut b = Stats::new(5, 128, 2, &rules).with_flags(2, true, 32);
+        let drop0 = Decision {
+            verdict: Verdict::Drop,
+            rule: Some(0),
+            malformed: false,
+        };
+        a.record(&drop0, 100);
+        b.record(&drop0, 50);
+        b.record(
+            &Decision {
+                verdict: Verdict::Accept,
+                rule: Some(1),
+                malformed: false,
+            },
+            60,
+        );
+        b.gso_packets = 1;
+        b.verdict_messages = 2;
+        a.verdict_messages = 1;
+        a.add_counts(&b);
+        assert_eq!(
+            (a.queue, a.rcvbuf, a.queues, a.gso, a.batch),
+            (4, 1, 2, true, 32)
+        );
+        assert_eq!((a.packets, a.bytes, a.accepted, a.dropped), (3, 210, 1, 2));
+        assert_eq!((a.rule_hits[0].hits, a.rule_hits[1].hits), (2, 1));
+        assert_eq!((a.gso_packets, a.verdict_messages), (1, 3));
+        assert!(a
+            .to_json_line()
+            .contains(r#""rcvbuf":1,"queues":2,"gso":true,"batch":32,"packets":3,"#));
     }
 
     #[test]

@@ -1,29 +1,34 @@
 //! Everything that talks to the OS outside the `nfq` crate; the one module with `unsafe`.
 //!
-//! Why this module exists: three things the filter needs are not offered safely by its
+//! Why this module exists: four things the filter needs are not offered safely by its
 //! dependencies, and each `unsafe` block here says why it is sound:
 //!
 //! - **Receive buffer.** `nfq` 0.2.5 never sets `SO_RCVBUF` and does not expose its socket
 //!   (no `AsRawFd`). With a 64 KiB copy range the default ~208 KiB buffer holds three
 //!   packets, the kernel drops the rest (`user_dropped`) and throughput collapses. We find
 //!   the socket by what the kernel says it is, and only ever *borrow* it: see
-//!   [`NfqSocket`] and [`QueueFd`].
+//!   [`NfqSocket`] and [`QueueFd`]. The same borrow sets `SO_RCVTIMEO`.
+//! - **Batch verdicts.** `nfq` has no `NFQNL_MSG_VERDICT_BATCH`; the filter sends the
+//!   verdict messages that [`crate::verdict`] encodes on the borrowed socket itself
+//!   ([`NfqSocket::send_to_kernel`], soundness argued there).
 //! - **Signals.** SIGINT/SIGTERM must interrupt a blocking `recv` (no `SA_RESTART`) and only
-//!   set a flag that the loop reads.
+//!   set a flag that the loops read; `SO_RCVTIMEO` (100 ms) wakes loops on other threads.
 //! - **CPU time** for the stats (`getrusage`, safe in nix).
 
 use std::collections::BTreeSet;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use nix::dir::Dir;
+use nix::errno::Errno;
 use nix::fcntl::OFlag;
 use nix::sys::resource::{getrusage, UsageWho};
 use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
-use nix::sys::socket::{getsockopt, setsockopt, sockopt};
+use nix::sys::socket::{getsockopt, sendto, setsockopt, sockopt, MsgFlags, NetlinkAddr};
 use nix::sys::stat::Mode;
-use nix::unistd::alarm;
+use nix::sys::time::TimeVal;
 
 // ---------------------------------------------------------------------------------------
 // The queue's socket
@@ -114,6 +119,11 @@ impl NfqSocket {
         self.queue.set_fail_open(queue_num, enabled)
     }
 
+    /// See [`nfq::Queue::set_recv_gso`]: `NFQA_CFG_F_GSO` with its own mask bit.
+    pub fn set_recv_gso(&mut self, queue_num: u16, enabled: bool) -> io::Result<()> {
+        self.queue.set_recv_gso(queue_num, enabled)
+    }
+
     /// See [`nfq::Queue::set_recv_enobufs`]: `false` sets `NETLINK_NO_ENOBUFS`.
     pub fn set_recv_enobufs(&mut self, enabled: bool) -> io::Result<()> {
         self.queue.set_recv_enobufs(enabled)
@@ -129,6 +139,44 @@ impl NfqSocket {
     #[inline]
     pub fn verdict(&mut self, msg: nfq::Message) -> io::Result<()> {
         self.queue.verdict(msg)
+    }
+
+    /// See [`nfq::Queue::set_nonblocking`]: only switches the flag nfq passes to `recv`
+    /// (`MSG_DONTWAIT`), no system call. A non-blocking `recv` on an empty socket fails
+    /// with `EAGAIN`.
+    #[inline]
+    pub fn set_nonblocking(&mut self, nonblocking: bool) {
+        self.queue.set_nonblocking(nonblocking)
+    }
+
+    /// Sends one netlink message (a verdict built by [`crate::verdict`]) to the kernel
+    /// (`nl_pid` 0) on the queue's socket; retried on EINTR.
+    ///
+    /// Soundness and coexistence with `nfq`:
+    /// - The descriptor is borrowed through [`NfqSocket::fd`], so it is open (owned by
+    ///   `self.queue`) for the whole call; `sendto` only reads `msg`.
+    /// - `nfq` keeps no state about verdicts: `Queue::verdict` just encodes and sends a
+    ///   message on the same socket, so sending our own (batch) verdicts instead leaves
+    ///   `nfq`'s receive side untouched. No ACK is requested, so the kernel only answers a
+    ///   failed verdict, with an `NLMSG_ERROR` that nfq's `recv` returns as an error, as it
+    ///   would for its own verdicts.
+    /// - The `nfq::Message` of a packet verdicted this way is simply dropped: `Message` has
+    ///   no `Drop` impl in nfq 0.2.5 (it sends nothing and cannot panic); dropping it
+    ///   releases its reference to nfq's receive buffer, which nfq then reuses.
+    /// - `&self` suffices: the socket is only read from by `recv`, which needs `&mut self`,
+    ///   so a send cannot interleave with nfq's receive inside one thread, and an
+    ///   `NfqSocket` is used by one thread at a time.
+    #[inline]
+    pub fn send_to_kernel(&self, msg: &[u8]) -> io::Result<()> {
+        let fd = self.fd();
+        let kernel = NetlinkAddr::new(0, 0);
+        loop {
+            match sendto(fd.as_fd().as_raw_fd(), msg, &kernel, MsgFlags::empty()) {
+                Ok(_) => return Ok(()),
+                Err(Errno::EINTR) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
     }
 }
 
@@ -161,6 +209,15 @@ impl QueueFd<'_> {
     /// The receive buffer size as `getsockopt(SO_RCVBUF)` reports it.
     pub fn rcvbuf(&self) -> io::Result<usize> {
         Ok(getsockopt(&self.fd, sockopt::RcvBuf)?)
+    }
+
+    /// Sets `SO_RCVTIMEO`: a blocking `recv` fails with `EAGAIN` after `timeout`.
+    pub fn set_rcvtimeo(&self, timeout: Duration) -> io::Result<()> {
+        let tv = TimeVal::new(
+            timeout.as_secs() as libc::time_t,
+            timeout.subsec_micros() as libc::suseconds_t,
+        );
+        Ok(setsockopt(&self.fd, sockopt::ReceiveTimeout, &tv)?)
     }
 
     /// Whether `NETLINK_NO_ENOBUFS` is set (the kernel then never fails `recv` with
@@ -244,64 +301,46 @@ fn ensure_single_threaded() -> io::Result<()> {
 // Signals
 // ---------------------------------------------------------------------------------------
 
-/// Set by SIGINT/SIGTERM.
+/// Set by SIGINT/SIGTERM (or by a loop that gives up, [`request_stop`]).
 static STOP: AtomicBool = AtomicBool::new(false);
-/// While set, a stop request re-arms a 1 s SIGALRM until the loop has left `recv`.
-static KICK: AtomicBool = AtomicBool::new(false);
 
 extern "C" fn on_stop(_signal: libc::c_int) {
     STOP.store(true, Ordering::SeqCst);
-    if KICK.load(Ordering::SeqCst) {
-        alarm::set(1);
-    }
 }
 
-extern "C" fn on_alarm(_signal: libc::c_int) {
-    if KICK.load(Ordering::SeqCst) && STOP.load(Ordering::SeqCst) {
-        alarm::set(1);
-    }
-}
-
-/// Installs the SIGINT/SIGTERM handlers (and the SIGALRM helper), all without
-/// `SA_RESTART`, so a blocking `recv` fails with EINTR and the loop sees [`stop_requested`].
+/// Installs the SIGINT/SIGTERM handlers, without `SA_RESTART`, so a blocking `recv` on the
+/// thread that takes the signal fails with EINTR and its loop sees [`stop_requested`].
 ///
-/// A signal that lands between the loop's flag check and its entry into `recv` would not
-/// interrupt that `recv`; to close that window, a stop request also arms `alarm(1)`, and the
-/// SIGALRM handler re-arms it while the loop runs, so `recv` is interrupted within a second
-/// whatever the timing. [`end_stop_kicks`] turns this off before the queue is unbound.
+/// A signal that lands between a loop's flag check and its entry into `recv`, or on
+/// another thread, does not interrupt that `recv`; every queue socket therefore has a
+/// 100 ms `SO_RCVTIMEO` ([`QueueFd::set_rcvtimeo`]) and each loop sees the flag within
+/// 100 ms whatever the timing.
 pub fn install_stop_handlers() -> io::Result<()> {
-    KICK.store(true, Ordering::SeqCst);
+    STOP.store(false, Ordering::SeqCst);
     let stop = SigAction::new(
         SigHandler::Handler(on_stop),
         SaFlags::empty(),
         SigSet::empty(),
     );
-    let alrm = SigAction::new(
-        SigHandler::Handler(on_alarm),
-        SaFlags::empty(),
-        SigSet::empty(),
-    );
-    // SAFETY: the handlers only store/load atomics and call alarm(2), which is
-    // async-signal-safe; they touch no locks, allocation or other non-reentrant state.
-    // The previous dispositions are defaults we do not need to chain to.
+    // SAFETY: the handler only stores to an atomic (lock-free, async-signal-safe); it
+    // touches no locks, allocation or other non-reentrant state. The previous
+    // dispositions are defaults we do not need to chain to.
     unsafe {
         sigaction(Signal::SIGINT, &stop)?;
         sigaction(Signal::SIGTERM, &stop)?;
-        sigaction(Signal::SIGALRM, &alrm)?;
     }
     Ok(())
 }
 
-/// Whether SIGINT or SIGTERM has arrived.
+/// Whether SIGINT or SIGTERM has arrived (or [`request_stop`] was called).
 #[inline]
 pub fn stop_requested() -> bool {
     STOP.load(Ordering::Relaxed)
 }
 
-/// Stops the SIGALRM re-arming and cancels a pending alarm (call after leaving the loop).
-pub fn end_stop_kicks() {
-    KICK.store(false, Ordering::SeqCst);
-    alarm::cancel();
+/// Asks every loop to stop, as SIGINT does (a loop that gave up calls this).
+pub fn request_stop() {
+    STOP.store(true, Ordering::SeqCst);
 }
 
 // ---------------------------------------------------------------------------------------
