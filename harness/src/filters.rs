@@ -7,11 +7,14 @@ use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
 /// Keys of the stats object, in the order both filters write them.
-pub const STATS_KEYS: [&str; 16] = [
+pub const STATS_KEYS: [&str; 21] = [
     "impl",
     "queue",
     "copy_range",
     "rcvbuf",
+    "queues",
+    "gso",
+    "batch",
     "packets",
     "bytes",
     "accepted",
@@ -22,6 +25,8 @@ pub const STATS_KEYS: [&str; 16] = [
     "recv_errors",
     "enobufs",
     "verdict_errors",
+    "gso_packets",
+    "verdict_messages",
     "cpu_user_us",
     "cpu_sys_us",
 ];
@@ -34,15 +39,27 @@ pub struct RuleHit {
     pub hits: u64,
 }
 
-/// The stats a filter writes on SIGINT/SIGTERM.
+/// The stats a filter writes on SIGINT/SIGTERM. The keys added with `--gso`, `--batch`
+/// and `--queues` default to the values of a filter run without those flags, so stats
+/// saved before them still parse.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FilterStats {
     #[serde(rename = "impl")]
     pub implementation: String,
+    /// The first queue.
     pub queue: u32,
     pub copy_range: u32,
     pub rcvbuf: u64,
+    /// Queues bound (`--queues`), counters are summed over them.
+    #[serde(default = "one_u32")]
+    pub queues: u32,
+    /// `--gso` was given.
+    #[serde(default)]
+    pub gso: bool,
+    /// `--batch`: verdicts per verdict message, at most.
+    #[serde(default = "one_u32")]
+    pub batch: u32,
     pub packets: u64,
     pub bytes: u64,
     pub accepted: u64,
@@ -53,8 +70,18 @@ pub struct FilterStats {
     pub recv_errors: u64,
     pub enobufs: u64,
     pub verdict_errors: u64,
+    /// Packets the kernel flagged as GSO super-packets.
+    #[serde(default)]
+    pub gso_packets: u64,
+    /// Netlink verdict messages sent (= `packets` with `--batch 1`).
+    #[serde(default)]
+    pub verdict_messages: u64,
     pub cpu_user_us: u64,
     pub cpu_sys_us: u64,
+}
+
+fn one_u32() -> u32 {
+    1
 }
 
 impl FilterStats {
@@ -77,6 +104,13 @@ pub struct FilterArgs {
     pub queue_maxlen: Option<u32>,
     pub rcvbuf: Option<u64>,
     pub fail_open: bool,
+    /// `--gso`: GSO super-packets are queued whole.
+    pub gso: bool,
+    /// `--batch N` when given (the filters' default is 1).
+    pub batch: Option<u32>,
+    /// `--queues N` when given (the filters' default is 1); the NFQUEUE rule must then
+    /// spread over `queue ..= queue + N - 1` (`--queue-balance`).
+    pub queues: Option<u16>,
     pub rules: Option<PathBuf>,
     pub stats: PathBuf,
 }
@@ -89,6 +123,9 @@ impl FilterArgs {
             queue_maxlen: None,
             rcvbuf: None,
             fail_open: false,
+            gso: false,
+            batch: None,
+            queues: None,
             rules: None,
             stats,
         }
@@ -109,6 +146,15 @@ impl FilterArgs {
         }
         if self.fail_open {
             a.push("--fail-open".into());
+        }
+        if self.gso {
+            a.push("--gso".into());
+        }
+        if let Some(n) = self.batch {
+            a.extend(["--batch".into(), n.to_string()]);
+        }
+        if let Some(n) = self.queues {
+            a.extend(["--queues".into(), n.to_string()]);
         }
         if let Some(r) = &self.rules {
             a.extend(["--rules".into(), r.display().to_string()]);
@@ -180,6 +226,42 @@ mod tests {
         assert_eq!(s.rule_hits[0].hits, 1);
         assert_eq!(s.cpu_ns_per_packet(), Some(691_200.0));
         assert!(FilterStats::parse(r#"{"impl":"c"}"#).is_err());
+        // Written before the tuning flags: their keys take the defaults.
+        assert_eq!((s.queues, s.gso, s.batch), (1, false, 1));
+        assert_eq!((s.gso_packets, s.verdict_messages), (0, 0));
+    }
+
+    #[test]
+    fn parses_tuned_stats() {
+        let s = FilterStats::parse(
+            r#"{"impl":"rust","queue":0,"copy_range":128,"rcvbuf":16777216,"queues":2,"gso":true,"batch":32,
+            "packets":10,"bytes":12345,"accepted":9,"dropped":1,"malformed":0,
+            "default_hits":9,"rule_hits":[{"line":3,"rule":"drop tcp dst-port 23","hits":1}],
+            "recv_errors":0,"enobufs":0,"verdict_errors":0,"gso_packets":4,"verdict_messages":3,
+            "cpu_user_us":1234,"cpu_sys_us":5678}"#,
+        )
+        .unwrap();
+        assert_eq!((s.queues, s.gso, s.batch), (2, true, 32));
+        assert_eq!((s.gso_packets, s.verdict_messages), (4, 3));
+        let text = serde_json::to_string(&s).unwrap();
+        let positions: Vec<usize> = STATS_KEYS
+            .iter()
+            .map(|k| text.find(&format!("\"{k}\"")).unwrap())
+            .collect();
+        assert!(positions.windows(2).all(|w| w[0] < w[1]), "{text}");
+    }
+
+    #[test]
+    fn tuning_flags_are_passed_when_given() {
+        let mut a = FilterArgs::new("/tmp/s.json".into());
+        a.copy_range = 128;
+        a.gso = true;
+        a.batch = Some(32);
+        a.queues = Some(2);
+        assert_eq!(
+            a.to_args().join(" "),
+            "--queue 0 --copy-range 128 --gso --batch 32 --queues 2 --stats /tmp/s.json"
+        );
     }
 
     #[test]
