@@ -1,0 +1,2 @@
+//! Shared code of the fuzz targets (see `check`).
+pub mod check;
