@@ -184,7 +184,8 @@ static int parse_addr(const struct token *t, struct addr_match *m)
 	size_t alen;
 	unsigned long prefix;
 
-	if (t->n > NFQB_MAX_LINE)
+	/* inet_pton stops at a NUL byte: "::\0junk" would pass as "::". */
+	if (t->n > NFQB_MAX_LINE || memchr(t->p, '\0', t->n) != NULL)
 		return -1;
 	slash = memchr(t->p, '/', t->n);
 	alen = slash ? (size_t)(slash - t->p) : t->n;

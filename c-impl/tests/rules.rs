@@ -292,6 +292,25 @@ fn address_errors() {
     }
 }
 
+/// Found by the `differential_rules` fuzz target: inet_pton stops at a NUL byte, so the C
+/// parser took `::\0...1/128` for `::/128` while Rust refused it.
+#[test]
+fn address_with_a_nul_byte_is_refused() {
+    for (text, line) in [
+        (&b"drop src 1.2.3.4\0junk\n"[..], 1),
+        (b"drop dst ::\0\x001/128\n", 1),
+        (b"accept\ndrop src 10.0.0.1\0/8\n", 2),
+        (b"drop tcp dst 127.0.0.1\0", 1),
+    ] {
+        let e = Rules::parse_bytes(text)
+            .err()
+            .unwrap_or_else(|| panic!("{text:?} should fail"));
+        assert_eq!(e.line, line, "{text:?}: {e}");
+        // The message stops at the NUL (printf's %.*s); the line and the error are what count.
+        assert!(e.message.starts_with("bad address '"), "{text:?}: {e}");
+    }
+}
+
 #[test]
 fn port_and_icmp_errors() {
     for bad in [
