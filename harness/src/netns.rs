@@ -200,6 +200,19 @@ impl QueueCounters {
             .collect()
     }
 
+    /// The counters of queues `first..first + n` added up (`queue` = `first`), if all are bound.
+    pub fn sum(all: &[QueueCounters], first: u32, n: u32) -> Option<QueueCounters> {
+        let mut total = QueueCounters::find(all, first)?;
+        for q in first + 1..first + n {
+            let c = QueueCounters::find(all, q)?;
+            total.waiting += c.waiting;
+            total.queue_dropped += c.queue_dropped;
+            total.user_dropped += c.user_dropped;
+            total.last_id += c.last_id;
+        }
+        Some(total)
+    }
+
     /// The counters of `queue`, if a program has it bound.
     pub fn find(all: &[QueueCounters], queue: u32) -> Option<QueueCounters> {
         all.iter().copied().find(|c| c.queue == queue)

@@ -146,6 +146,9 @@ impl Engine<'_> {
             queue_maxlen: self.opts.queue_maxlen,
             rcvbuf: self.opts.rcvbuf,
             fail_open: self.opts.fail_open,
+            gso: self.opts.gso,
+            batch: (self.opts.batch > 1).then_some(self.opts.batch),
+            queues: (self.opts.queues > 1).then_some(self.opts.queues),
             rules: self.opts.rules.clone(),
             ..FilterArgs::new(stats)
         }
@@ -268,7 +271,15 @@ impl Engine<'_> {
             crate::sys::die_with_parent(&mut cmd);
             let mut f = Spawned::spawn(cmd, crate::filters::binary_name(spec.implementation))?;
             self.lock.add_child(f.pid())?;
-            if let Err(e) = wait_bound(place, self.opts.queue.into(), Duration::from_secs(5)) {
+            let bound = (0..self.opts.queues).try_for_each(|i| {
+                wait_bound(
+                    place,
+                    u32::from(self.opts.queue) + u32::from(i),
+                    Duration::from_secs(5),
+                )
+                .map(drop)
+            });
+            if let Err(e) = bound {
                 let status = f.try_wait()?;
                 let log = std::fs::read_to_string(self.raw(spec, "filter.log")).unwrap_or_default();
                 bail!(
@@ -383,7 +394,11 @@ impl Engine<'_> {
         let mut stats = None;
         if let Some(f) = filter.take() {
             std::thread::sleep(Duration::from_millis(200));
-            kernel = QueueCounters::find(&place.queue_counters()?, self.opts.queue.into());
+            kernel = QueueCounters::sum(
+                &place.queue_counters()?,
+                self.opts.queue.into(),
+                self.opts.queues.into(),
+            );
             let out = f.stop(Signal::SIGINT, Duration::from_secs(5))?;
             match std::fs::read_to_string(&stats_path)
                 .map_err(anyhow::Error::from)
