@@ -14,7 +14,8 @@
 //!   over the rounds, and the Rust/C ratio of each round's pair.
 //! - `count --lang c|rust|none --rules NAME --packets N`: exactly N decisions for one
 //!   language and rule file and nothing else, for callgrind to count (`none` runs the
-//!   loop alone: what every packet costs in both languages besides the decision).
+//!   loop alone: what every packet costs in both languages besides the decision;
+//!   `c-decide` and `rust-decide` leave the encoder out, for the breakdown).
 //! - `callgrind`: runs `count` under callgrind for N = 0 and N = --packets per language
 //!   and rule file; instructions/packet = (Ir(N) - Ir(0)) / N, which cancels start-up.
 //! - `all`: `time` then `callgrind` (what `make microbench` runs).
@@ -43,8 +44,9 @@ trait Lang {
     fn step(&self, packet: &[u8], id: u32, buf: &mut [u8; VERDICT_MSG_LEN]);
 }
 
-struct C(c_impl::Rules);
-struct Rust(rust_impl::rules::RuleSet);
+/// `ENCODE = false` is the decision alone, for the breakdown of the instruction counts.
+struct C<const ENCODE: bool>(c_impl::Rules);
+struct Rust<const ENCODE: bool>(rust_impl::rules::RuleSet);
 /// The loop alone: what `run` costs per packet besides the decision.
 struct Loop;
 
@@ -52,21 +54,25 @@ struct Loop;
 // (`--batch 1`) into the caller's reused buffer. The whole decision (rule, malformed)
 // goes through `black_box`: the filter counts them, so neither side may skip them.
 
-impl Lang for C {
+impl<const ENCODE: bool> Lang for C<ENCODE> {
     #[inline(always)]
     fn step(&self, packet: &[u8], id: u32, buf: &mut [u8; VERDICT_MSG_LEN]) {
         let d = black_box(self.0.decide(packet));
-        black_box(c_impl::encode_verdict(QUEUE, id, d.verdict, false, buf));
+        if ENCODE {
+            black_box(c_impl::encode_verdict(QUEUE, id, d.verdict, false, buf));
+        }
     }
 }
 
-impl Lang for Rust {
+impl<const ENCODE: bool> Lang for Rust<ENCODE> {
     #[inline(always)]
     fn step(&self, packet: &[u8], id: u32, buf: &mut [u8; VERDICT_MSG_LEN]) {
         let d = black_box(rust_impl::decide::decide(&self.0, packet));
-        black_box(rust_impl::verdict::verdict_message(
-            QUEUE, id, d.verdict, false, buf,
-        ));
+        if ENCODE {
+            black_box(rust_impl::verdict::verdict_message(
+                QUEUE, id, d.verdict, false, buf,
+            ));
+        }
     }
 }
 
@@ -94,12 +100,12 @@ fn run<L: Lang>(lang: &L, schedule: &[&[u8]], n: u64) {
     black_box(&buf);
 }
 
-fn parse_c(file: &RuleFile) -> C {
+fn parse_c<const ENCODE: bool>(file: &RuleFile) -> C<ENCODE> {
     C(c_impl::Rules::parse(&file.text)
         .unwrap_or_else(|e| panic!("C parser refused rules '{}': {e}", file.name)))
 }
 
-fn parse_rust(file: &RuleFile) -> Rust {
+fn parse_rust<const ENCODE: bool>(file: &RuleFile) -> Rust<ENCODE> {
     Rust(
         rust_impl::rules::RuleSet::parse(&file.text)
             .unwrap_or_else(|e| panic!("Rust parser refused rules '{}': {e}", file.name)),
@@ -130,7 +136,7 @@ struct Outcome {
 /// malformed flag and encode the same verdict message bytes, and for the
 /// `hundred-last` file that only the last rule ever matches.
 fn check_agreement(file: &RuleFile, packets: &[corpus::Packet]) -> Outcome {
-    let (c, rust) = (parse_c(file), parse_rust(file));
+    let (c, rust) = (parse_c::<true>(file), parse_rust::<true>(file));
     assert_eq!(c.0.len(), rust.0.len(), "rule count of '{}'", file.name);
     let mut out = Outcome::default();
     for p in packets {
@@ -277,7 +283,7 @@ fn print_corpus(packets: &[corpus::Packet], files: &[RuleFile]) {
             "| {} | {} | {} | {:.1} % | {:.1} % | {:.1} % | {:.2} |",
             f.name,
             f.about,
-            parse_rust(f).0.len(),
+            parse_rust::<true>(f).0.len(),
             pct(o.accepted),
             pct(o.defaulted),
             pct(o.malformed),
@@ -307,7 +313,7 @@ fn time_mode(files: &[RuleFile], rounds: usize, n: u64) {
     print_corpus(&packets, files);
     let mut rows = Vec::new();
     for f in files {
-        let (c, rust) = (parse_c(f), parse_rust(f));
+        let (c, rust) = (parse_c::<true>(f), parse_rust::<true>(f));
         time_one(&c, &schedule, n);
         time_one(&rust, &schedule, n);
         let (mut tc, mut tr) = (Vec::new(), Vec::new());
@@ -352,11 +358,13 @@ fn count_mode(file: &RuleFile, lang: &str, n: u64) {
     let packets = corpus::packets();
     let schedule = schedule_of(&packets);
     match lang {
-        "c" => run(&parse_c(file), &schedule, n),
-        "rust" => run(&parse_rust(file), &schedule, n),
+        "c" => run(&parse_c::<true>(file), &schedule, n),
+        "rust" => run(&parse_rust::<true>(file), &schedule, n),
+        "c-decide" => run(&parse_c::<false>(file), &schedule, n),
+        "rust-decide" => run(&parse_rust::<false>(file), &schedule, n),
         "none" => run(&Loop, &schedule, n),
         other => {
-            eprintln!("decision: --lang c|rust|none, not '{other}'");
+            eprintln!("decision: --lang c|rust|c-decide|rust-decide|none, not '{other}'");
             std::process::exit(2);
         }
     }
@@ -418,7 +426,7 @@ fn callgrind_mode(files: &[RuleFile], n: u64, dir: &Path) -> Result<(), String> 
         return Err("valgrind not found (install it: apt-get install valgrind)".into());
     }
     // Every (file, lang, N) run, two at a time (counts do not depend on load).
-    let langs = ["none", "c", "rust"];
+    let langs = ["none", "c", "rust", "c-decide", "rust-decide"];
     let jobs: Vec<(&str, &str, u64)> = files
         .iter()
         .flat_map(|f| {
@@ -454,24 +462,30 @@ fn callgrind_mode(files: &[RuleFile], n: u64, dir: &Path) -> Result<(), String> 
     println!("- {version}, `valgrind --tool=callgrind` on `decision count --lang L --rules R --packets N`, N = 0 and N = {n}");
     println!("- instructions/packet = (Ir(N) - Ir(0)) / N: start-up, rules parsing and corpus set-up cancel");
     println!("- `loop`: the benchmark loop alone (`--lang none`), included in both C and Rust; `net` ratios subtract it");
+    println!("- `decide only` (`--lang c-decide|rust-decide`): the same loop without the encoder, loop subtracted");
     println!(
         "- work per packet: decide + encode the verdict message, as under \"Time per packet\""
     );
     println!("- callgrind out files: {}", dir.display());
     println!();
-    println!("| rules | C instr/packet | Rust instr/packet | Rust/C | loop instr/packet | Rust/C net of loop |");
-    println!("| --- | ---: | ---: | ---: | ---: | ---: |");
+    println!("| rules | C instr/packet | Rust instr/packet | Rust/C | loop instr/packet | Rust/C net of loop | decide only: C | decide only: Rust | decide only: Rust/C |");
+    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
     for f in files {
         let (c, r, l) = (
             per_packet(f.name, "c")?,
             per_packet(f.name, "rust")?,
             per_packet(f.name, "none")?,
         );
+        let (dc, dr) = (
+            per_packet(f.name, "c-decide")? - l,
+            per_packet(f.name, "rust-decide")? - l,
+        );
         println!(
-            "| {} | {c:.2} | {r:.2} | {:.3} | {l:.2} | {:.3} |",
+            "| {} | {c:.2} | {r:.2} | {:.3} | {l:.2} | {:.3} | {dc:.2} | {dr:.2} | {:.3} |",
             f.name,
             r / c,
-            (r - l) / (c - l)
+            (r - l) / (c - l),
+            dr / dc
         );
     }
     println!();
@@ -499,8 +513,8 @@ fn smoke(files: &[RuleFile]) {
     let schedule = schedule_of(&packets);
     for f in files {
         check_agreement(f, &packets);
-        let c = time_one(&parse_c(f), &schedule, 20_000);
-        let r = time_one(&parse_rust(f), &schedule, 20_000);
+        let c = time_one(&parse_c::<true>(f), &schedule, 20_000);
+        let r = time_one(&parse_rust::<true>(f), &schedule, 20_000);
         println!(
             "decision smoke {}: C {c:.1} ns/packet, Rust {r:.1} ns/packet",
             f.name
