@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use harness::load::builtin::{
     interval_to_json_line, run_client, serve, ClientConfig, ClientSummary, EndReason, Interval,
-    Proto, ServerConfig, Summary,
+    Mode, Proto, ServerConfig, Summary,
 };
 
 /// Throughput runs one at a time: on two cores, parallel runs would only
@@ -294,4 +294,276 @@ fn udp_client_to_closed_port_fails_fast() {
     assert!(started.elapsed() < Duration::from_secs(2));
     let msg = format!("{err:#}");
     assert!(msg.contains("no UDP server"), "{msg}");
+}
+
+// ------------------------------------------------------------ round trip
+
+fn round_trip_run(streams: u32) {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let mut scfg = ServerConfig::new(Proto::Tcp, loopback());
+    scfg.mode = Mode::RoundTrip;
+    scfg.streams = streams;
+    scfg.duration = Duration::from_secs(6);
+    let mut ccfg = ClientConfig::new(Proto::Tcp, loopback());
+    ccfg.mode = Mode::RoundTrip;
+    ccfg.streams = streams;
+    ccfg.duration = Duration::from_secs(2);
+    let run = run_pair(scfg, ccfg);
+    let s = &run.server;
+    let c = &run.client;
+    let lat = c.latency_us.expect("round-trip latency");
+    eprintln!(
+        "round trip, {streams} stream(s), 64 B: server {:.0} round trips/s over {:.3} s, \
+         client {:.0}/s; latency µs mean {:.1} p50 {:.1} p90 {:.1} p99 {:.1} max {:.1}",
+        s.packets_per_second,
+        s.seconds,
+        c.packets_per_second,
+        lat.mean,
+        lat.p50,
+        lat.p90,
+        lat.p99,
+        lat.max
+    );
+    for l in &run.lines {
+        eprintln!("  {l}");
+    }
+
+    assert_eq!(s.mode, Mode::RoundTrip);
+    assert_eq!(c.mode, Mode::RoundTrip);
+    assert_eq!(s.connections, streams);
+    assert_eq!(s.end, EndReason::StreamsClosed);
+    assert_eq!(run.emitted, s.intervals);
+    assert!(s.packets >= 1000, "{} round trips", s.packets);
+    // The client looks at the clock only between round trips, and the
+    // server counts a message before it can see the client's close: both
+    // count the same round trips.
+    assert!(!c.peer_closed);
+    assert_eq!(s.late_packets, 0);
+    assert_eq!(s.packets, c.packets, "server vs client round trips");
+    assert_eq!(s.bytes, s.packets * 64, "64-byte messages, counted one way");
+    assert_eq!(c.bytes, c.packets * 64);
+    assert!(
+        s.intervals.iter().all(|iv| iv.seconds < 1.5),
+        "{:?}",
+        s.intervals
+    );
+    assert!(s.seconds < 2.5, "{:?}", s.intervals);
+
+    assert!(lat.mean > 0.0 && lat.mean <= lat.max, "{lat:?}");
+    assert!(lat.p50 > 0.0, "{lat:?}");
+    assert!(
+        lat.p50 <= lat.p90 && lat.p90 <= lat.p99 && lat.p99 <= lat.max,
+        "{lat:?}"
+    );
+    assert_eq!(c.per_stream.len(), streams as usize);
+    for p in &c.per_stream {
+        assert!(p.packets > 0, "{p:?}");
+        let l = p.latency_us.expect("per-stream latency");
+        assert!(
+            l.p50 <= l.p99 && l.p99 <= l.max && l.max <= lat.max,
+            "{l:?}"
+        );
+    }
+}
+
+#[test]
+fn round_trip_one_stream_counts_every_echo() {
+    round_trip_run(1);
+}
+
+#[test]
+fn round_trip_two_streams_count_every_echo() {
+    round_trip_run(2);
+}
+
+#[test]
+fn round_trip_duration_cap_cuts_the_run_without_client_error() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let mut scfg = ServerConfig::new(Proto::Tcp, loopback());
+    scfg.mode = Mode::RoundTrip;
+    scfg.duration = Duration::from_millis(1500);
+    let mut ccfg = ClientConfig::new(Proto::Tcp, loopback());
+    ccfg.mode = Mode::RoundTrip;
+    ccfg.duration = Duration::from_secs(3);
+    let started = Instant::now();
+    let run = run_pair(scfg, ccfg);
+    let s = &run.server;
+    assert_eq!(s.end, EndReason::Duration);
+    assert_eq!(s.intervals.len(), 2, "{:?}", s.intervals);
+    assert!((1.45..1.7).contains(&s.seconds), "{:?}", s.intervals);
+    assert!(s.packets > 0);
+    // The server hung up: the client says so without failing. A reset may
+    // discard the last echo before the client read it.
+    assert!(run.client.peer_closed);
+    let total = s.packets + s.late_packets;
+    assert!(
+        run.client.packets <= total && total <= run.client.packets + 1,
+        "server {total} vs client {}",
+        run.client.packets
+    );
+    assert!(started.elapsed() < Duration::from_secs(3));
+}
+
+#[test]
+fn round_trip_server_refuses_a_stream_client() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let mut scfg = ServerConfig::new(Proto::Tcp, loopback());
+    scfg.mode = Mode::RoundTrip;
+    scfg.accept_timeout = Duration::from_secs(2);
+    let (tx, rx) = mpsc::channel();
+    let server = thread::spawn(move || serve(&scfg, |r| tx.send(r.local_addr).unwrap(), |_| {}));
+    let addr = rx.recv_timeout(Duration::from_secs(5)).unwrap();
+    let mut ccfg = ClientConfig::new(Proto::Tcp, addr);
+    ccfg.duration = Duration::from_secs(1);
+    let started = Instant::now();
+    // The client may or may not notice; the server must say why it stopped.
+    let _ = run_client(&ccfg);
+    let err = server.join().unwrap().unwrap_err();
+    let msg = format!("{err:#}");
+    assert!(msg.contains("round-trip header"), "{msg}");
+    assert!(started.elapsed() < Duration::from_secs(3));
+}
+
+#[test]
+fn round_trip_client_without_echo_fails() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    // A stream server reads and never answers.
+    let mut scfg = ServerConfig::new(Proto::Tcp, loopback());
+    scfg.duration = Duration::from_secs(5);
+    let (tx, rx) = mpsc::channel();
+    let server = thread::spawn(move || serve(&scfg, |r| tx.send(r.local_addr).unwrap(), |_| {}));
+    let addr = rx.recv_timeout(Duration::from_secs(5)).unwrap();
+    let mut ccfg = ClientConfig::new(Proto::Tcp, addr);
+    ccfg.mode = Mode::RoundTrip;
+    ccfg.duration = Duration::from_millis(500);
+    let started = Instant::now();
+    let err = run_client(&ccfg).unwrap_err();
+    // Duration plus the grace for the echo in flight, not a hang.
+    assert!(started.elapsed() < Duration::from_secs(4));
+    let msg = format!("{err:#}");
+    assert!(msg.contains("no round trip"), "{msg}");
+    let _ = server.join().unwrap();
+}
+
+// ------------------------------------------------------------ connect
+
+fn connect_run(streams: u32) {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let mut scfg = ServerConfig::new(Proto::Tcp, loopback());
+    scfg.mode = Mode::Connect;
+    scfg.duration = Duration::from_secs(6);
+    let mut ccfg = ClientConfig::new(Proto::Tcp, loopback());
+    ccfg.mode = Mode::Connect;
+    ccfg.streams = streams;
+    ccfg.duration = Duration::from_secs(2);
+    let started = Instant::now();
+    let run = run_pair(scfg, ccfg);
+    let s = &run.server;
+    let c = &run.client;
+    eprintln!(
+        "connect, {streams} stream(s): server {:.0} connections/s over {:.3} s ({} accepted, \
+         {} accept errors); client {:.0}/s ({} made, {} failed attempts)",
+        s.packets_per_second,
+        s.seconds,
+        s.packets,
+        s.accept_errors,
+        c.packets_per_second,
+        c.packets,
+        c.send_errors
+    );
+    for l in &run.lines {
+        eprintln!("  {l}");
+    }
+
+    assert_eq!(s.mode, Mode::Connect);
+    assert_eq!(c.mode, Mode::Connect);
+    assert_eq!(s.end, EndReason::Idle);
+    assert_eq!(run.emitted, s.intervals);
+    assert!(s.packets > 500, "{} connections", s.packets);
+    // A connection can complete at the server while its client thread has
+    // already given up on it at the deadline: at most one per stream.
+    assert!(
+        s.packets + s.late_packets <= c.packets + u64::from(streams),
+        "accepted {} > made {} + {streams}",
+        s.packets + s.late_packets,
+        c.packets
+    );
+    assert_eq!(
+        u64::from(s.connections),
+        s.packets + s.late_packets,
+        "connections = all accepted"
+    );
+    assert_eq!(s.bytes, 0);
+    assert!(c.latency_us.is_none());
+    assert!(!c.peer_closed, "the client ended first");
+    assert_eq!(c.per_stream.len(), streams as usize);
+    assert!(c.per_stream.iter().all(|p| p.packets > 0));
+    // Trailing silence is not reported; the run ended by idleness.
+    assert!(s.seconds < 2.5, "{:?}", s.intervals);
+    assert!(started.elapsed() < Duration::from_secs(6));
+}
+
+#[test]
+fn connect_one_stream_counts_connections() {
+    connect_run(1);
+}
+
+#[test]
+fn connect_two_streams_count_connections() {
+    connect_run(2);
+}
+
+#[test]
+fn connect_server_without_client_times_out() {
+    let mut scfg = ServerConfig::new(Proto::Tcp, loopback());
+    scfg.mode = Mode::Connect;
+    scfg.accept_timeout = Duration::from_secs(1);
+    let started = Instant::now();
+    let err = serve(&scfg, |_| {}, |_| {}).unwrap_err();
+    let took = started.elapsed();
+    assert!(took >= Duration::from_millis(900), "{took:?}");
+    assert!(took < Duration::from_secs(3), "{took:?}");
+    let msg = format!("{err:#}");
+    assert!(msg.contains("no connection"), "{msg}");
+}
+
+#[test]
+fn connect_client_to_closed_port_fails_fast() {
+    let mut ccfg = ClientConfig::new(Proto::Tcp, closed_port());
+    ccfg.mode = Mode::Connect;
+    ccfg.streams = 2;
+    ccfg.duration = Duration::from_secs(5);
+    let started = Instant::now();
+    let err = run_client(&ccfg).unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(2));
+    let msg = format!("{err:#}");
+    assert!(msg.contains("cannot connect"), "{msg}");
+}
+
+#[test]
+fn udp_refuses_round_trip_and_connect() {
+    for mode in [Mode::RoundTrip, Mode::Connect] {
+        let mut scfg = ServerConfig::new(Proto::Udp, loopback());
+        scfg.mode = mode;
+        let mut ready = false;
+        let err = serve(&scfg, |_| ready = true, |_| {}).unwrap_err();
+        assert!(!ready, "refused before binding");
+        assert!(format!("{err:#}").contains("needs TCP"), "{err:#}");
+
+        let mut ccfg = ClientConfig::new(Proto::Udp, closed_port());
+        ccfg.mode = mode;
+        let err = run_client(&ccfg).unwrap_err();
+        assert!(format!("{err:#}").contains("needs TCP"), "{err:#}");
+    }
+}
+
+#[test]
+fn round_trip_message_size_is_checked() {
+    for size in [0, 64 * 1024 + 1] {
+        let mut ccfg = ClientConfig::new(Proto::Tcp, closed_port());
+        ccfg.mode = Mode::RoundTrip;
+        ccfg.message_size = size;
+        let err = run_client(&ccfg).unwrap_err();
+        assert!(format!("{err:#}").contains("message size"), "{err:#}");
+    }
 }
