@@ -6,11 +6,11 @@
 //! promises (-std=gnu11 -O2 -Wall -Wextra -Werror) and against the system's
 //! libnetfilter_queue and libmnl found through pkg-config.
 //!
-//! `NFQB_SANITIZE=1` adds AddressSanitizer and UBSan to the C code and links
-//! their runtimes; run with `ASAN_OPTIONS=verify_asan_link_order=0` (the Rust
-//! binary does not load libasan first). Meant for local hunting, not for CI:
-//!     NFQB_SANITIZE=1 ASAN_OPTIONS=verify_asan_link_order=0 \
-//!         CARGO_TARGET_DIR=/tmp/tgt-c-asan cargo test -p c-impl
+//! `NFQB_SANITIZE=1` adds AddressSanitizer and UBSan (every UBSan finding aborts:
+//! -fno-sanitize-recover=all) to the C code and links their runtimes; run with
+//! `ASAN_OPTIONS=verify_asan_link_order=0` (the Rust binary does not load libasan
+//! first). scripts/test-sanitize.sh (`make test-sanitize`) runs the C tests, the
+//! differential tests and the filter on real traffic that way.
 
 use std::path::Path;
 
@@ -59,6 +59,8 @@ fn main() {
     if std::env::var("NFQB_SANITIZE").as_deref() == Ok("1") {
         build
             .flag("-fsanitize=address,undefined")
+            // Without this UBSan prints its report and carries on: make it abort.
+            .flag("-fno-sanitize-recover=all")
             .flag("-fno-omit-frame-pointer");
         // The Rust linker does not add the sanitizer runtimes by itself.
         println!("cargo:rustc-link-lib=dylib=asan");
