@@ -621,7 +621,7 @@ accept
             // A NUL byte ends the text for C's inet_pton; it must not end it here either
             // (the C parser took "::\0..1/128" for "::/128" until the fuzzer found it).
             "1.2.3.4\0junk",
-            "::\0\01/128",
+            "::\x00\x001/128",
             "10.0.0.1\0/8",
         ] {
             assert!(parse_addr(bad.as_bytes()).is_err(), "accepted {bad:?}");

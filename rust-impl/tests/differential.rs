@@ -441,7 +441,7 @@ fn c_and_rust_parsers_agree_on_bad_files() {
         ("empty port", "drop tcp dst-port -"),
         ("garbage after default", "default drop now"),
         // Found by the differential_rules fuzz target: C's inet_pton stopped at the NUL.
-        ("NUL inside an address", "accept\ndrop src ::\0\01/128"),
+        ("NUL inside an address", "accept\ndrop src ::\x00\x001/128"),
         ("NUL after an address", "drop dst 127.0.0.1\0junk"),
     ];
     for (name, text) in bad {

@@ -22,6 +22,7 @@
 //!   the queue untouched: payload lengths that lie, extension-header chains, cut headers,
 //!   and even IPv4 headers (version 4, any IHL and total length) or version 0, which
 //!   is how the IPv4 headers the IPv4 socket refuses or rewrites reach the filter here.
+//!
 //! What cannot reach a filter with `--copy-range 64` at all: an IPv4 header shorter than 20
 //! bytes or an IPv6 header shorter than 40. Those, and everything else byte-level, are
 //! covered by the differential test and the fuzz corpora (rust-impl/tests/differential.rs,
@@ -270,7 +271,7 @@ const BAD_CSUM: [u8; 2] = [0xde, 0xad];
 
 fn ipv4(proto: u8, frag: u16, options: &[u8], l4: &[u8]) -> Vec<u8> {
     let ihl = 20 + options.len();
-    assert!(ihl % 4 == 0 && ihl <= 60);
+    assert!(ihl.is_multiple_of(4) && ihl <= 60);
     let mut p = vec![0u8; 20];
     p[0] = 0x40 | (ihl / 4) as u8;
     p[2..4].copy_from_slice(&((ihl + l4.len()) as u16).to_be_bytes());
