@@ -649,9 +649,15 @@ fn analyze_ethr(a: &AnalyzeArgs) -> Result<()> {
     Ok(())
 }
 
-fn load_config(
-    a: &LoadArgs,
-) -> Result<(builtin::Proto, std::net::SocketAddr, std::time::Duration)> {
+/// The hidden subcommands' arguments, checked.
+struct LoadConfig {
+    proto: builtin::Proto,
+    mode: builtin::Mode,
+    addr: std::net::SocketAddr,
+    duration: std::time::Duration,
+}
+
+fn load_config(a: &LoadArgs) -> Result<LoadConfig> {
     let proto = match a.protocol {
         ProtocolArg::Tcp => builtin::Proto::Tcp,
         ProtocolArg::Udp => builtin::Proto::Udp,
@@ -660,16 +666,23 @@ fn load_config(
         .parse()
         .map_err(|_| UsageError(anyhow::anyhow!("bad address {}", a.address)))?;
     let duration = crate::options::parse_duration(&a.duration).map_err(UsageError)?;
-    Ok((proto, addr, duration))
+    let mode = a.mode.parse().map_err(UsageError)?;
+    Ok(LoadConfig {
+        proto,
+        mode,
+        addr,
+        duration,
+    })
 }
 
 /// Hidden `load-server`: one JSON line per second on stdout.
 fn load_server(a: &LoadArgs) -> Result<ExitCode> {
-    let (proto, bind, duration) = load_config(a)?;
-    let mut cfg = builtin::ServerConfig::new(proto, bind);
+    let c = load_config(a)?;
+    let mut cfg = builtin::ServerConfig::new(c.proto, c.addr);
+    cfg.mode = c.mode;
     cfg.streams = a.streams;
     // The server's duration is a cap: the run normally ends when the client stops.
-    cfg.duration = duration + std::time::Duration::from_secs(5);
+    cfg.duration = c.duration + std::time::Duration::from_secs(5);
     let stdout = std::io::stdout();
     builtin::serve(
         &cfg,
@@ -685,10 +698,11 @@ fn load_server(a: &LoadArgs) -> Result<ExitCode> {
 
 /// Hidden `load-client`: sends for the duration, prints its own summary as JSON.
 fn load_client(a: &LoadArgs) -> Result<ExitCode> {
-    let (proto, target, duration) = load_config(a)?;
-    let mut cfg = builtin::ClientConfig::new(proto, target);
+    let c = load_config(a)?;
+    let mut cfg = builtin::ClientConfig::new(c.proto, c.addr);
+    cfg.mode = c.mode;
     cfg.streams = a.streams;
-    cfg.duration = duration;
+    cfg.duration = c.duration;
     let summary = builtin::run_client(&cfg)?;
     println!("{}", serde_json::to_string(&summary)?);
     Ok(ExitCode::SUCCESS)

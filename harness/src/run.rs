@@ -20,7 +20,7 @@ use crate::filters::{FilterArgs, FilterStats};
 use crate::iptables::{NfqueueRule, RuleSpec};
 use crate::load::generator::{CommandLine, Generator, LoadPlan};
 use crate::lock::Lock;
-use crate::model::{Impl, Sample};
+use crate::model::{Impl, Metric, Sample};
 use crate::netns::{wait_bound, Host, NetNs, Place, QueueCounters, Spawned};
 use crate::options::Options;
 use crate::preflight::Programs;
@@ -422,7 +422,13 @@ impl Engine<'_> {
         }
 
         if problem.is_none() {
-            problem = validate(spec, &samples, stats.as_ref(), kernel.as_ref());
+            problem = validate(
+                spec,
+                self.opts.test.metric(self.opts.protocol),
+                &samples,
+                stats.as_ref(),
+                kernel.as_ref(),
+            );
         }
         Ok(RunRecord {
             spec,
@@ -486,11 +492,12 @@ impl Engine<'_> {
 /// Why a finished run must not count as a result, if it must not.
 pub fn validate(
     spec: RunSpec,
+    metric: Metric,
     samples: &[Sample],
     stats: Option<&FilterStats>,
     kernel: Option<&QueueCounters>,
 ) -> Option<String> {
-    if samples.iter().all(|s| s.bits_per_second <= 0.0) {
+    if samples.iter().all(|s| metric.of(s).unwrap_or(0.0) <= 0.0) {
         return Some("the receiver measured no traffic".into());
     }
     if spec.implementation == Impl::None {
@@ -580,6 +587,8 @@ mod tests {
         assert_eq!(names, ["c1", "rust1", "none1", "c2", "rust2", "none2"]);
     }
 
+    const M: Metric = Metric::BitsPerSecond;
+
     fn sample(bps: f64) -> Sample {
         Sample {
             run: 1,
@@ -614,17 +623,20 @@ mod tests {
             last_id,
         };
         let s = [sample(1e9)];
-        assert!(validate(spec, &s, Some(&stats(0)), Some(&k(0, 0)))
+        assert!(validate(spec, M, &s, Some(&stats(0)), Some(&k(0, 0)))
             .unwrap()
             .contains("no packets"));
-        assert!(validate(spec, &s, Some(&stats(10)), Some(&k(12, 0))).is_some());
-        assert_eq!(validate(spec, &s, Some(&stats(10)), Some(&k(12, 2))), None);
-        assert!(validate(spec, &[sample(0.0)], Some(&stats(10)), Some(&k(10, 0))).is_some());
-        assert!(validate(spec, &s, None, None).is_some());
+        assert!(validate(spec, M, &s, Some(&stats(10)), Some(&k(12, 0))).is_some());
+        assert_eq!(
+            validate(spec, M, &s, Some(&stats(10)), Some(&k(12, 2))),
+            None
+        );
+        assert!(validate(spec, M, &[sample(0.0)], Some(&stats(10)), Some(&k(10, 0))).is_some());
+        assert!(validate(spec, M, &s, None, None).is_some());
         let none = RunSpec {
             implementation: Impl::None,
             run: 1,
         };
-        assert_eq!(validate(none, &s, None, None), None);
+        assert_eq!(validate(none, M, &s, None, None), None);
     }
 }
