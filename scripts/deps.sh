@@ -13,7 +13,15 @@ packages=(
   "iptables:installs the NFQUEUE rule"
   "iproute2:network namespaces (ip netns)"
   "iperf3:load generator"
+  "valgrind:instruction counts of the micro-benchmark"
+  "clang:C fuzz targets (libFuzzer)"
+  "python3:fuzz seed and corpus tools"
 )
+# libFuzzer and clang's sanitizer runtimes live in a package named after clang's version.
+if command -v clang >/dev/null 2>&1; then
+  v=$(clang --version | sed -n 's/.*clang version \([0-9]*\).*/\1/p' | head -n 1)
+  [ -n "$v" ] && packages+=("libclang-rt-$v-dev:libFuzzer and sanitizer runtimes for clang $v")
+fi
 if [ -n "${NFQB_EXTRA_DEPS:-}" ]; then
   for p in $NFQB_EXTRA_DEPS; do packages+=("$p:requested"); done
 fi
@@ -45,3 +53,19 @@ if ! command -v cargo >/dev/null 2>&1; then
   exit 1
 fi
 echo "deps: $(cargo --version)"
+
+# Fuzzing needs cargo-fuzz (from crates.io) and clang's runtimes, which exist only once
+# clang is installed: a second pass picks them up.
+if [ -n "${NFQB_FUZZ_DEPS:-}" ]; then
+  v=$(clang --version | sed -n 's/.*clang version \([0-9]*\).*/\1/p' | head -n 1)
+  if ! dpkg-query -W -f='${Status}' "libclang-rt-$v-dev" 2>/dev/null | grep -q "install ok installed"; then
+    echo "deps: apt-get install libclang-rt-$v-dev"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "libclang-rt-$v-dev"
+  fi
+  if cargo fuzz --version >/dev/null 2>&1; then
+    echo "deps: $(cargo fuzz --version) present"
+  else
+    echo "deps: cargo install cargo-fuzz"
+    cargo install --locked cargo-fuzz
+  fi
+fi
