@@ -23,7 +23,7 @@ pub struct Cli {
 pub enum Command {
     /// Run the benchmark (the default when no command is given)
     Run(RunArgs),
-    /// Redraw output.png (and the summary) from the CSVs in --out, running nothing
+    /// Redraw output.png from the CSVs in --out, running nothing
     Plot(PlotArgs),
     /// Re-analyse existing ethr server logs (the paper's format)
     Analyze(AnalyzeArgs),
