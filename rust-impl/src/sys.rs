@@ -163,9 +163,10 @@ impl NfqSocket {
     /// - The `nfq::Message` of a packet verdicted this way is simply dropped: `Message` has
     ///   no `Drop` impl in nfq 0.2.5 (it sends nothing and cannot panic); dropping it
     ///   releases its reference to nfq's receive buffer, which nfq then reuses.
-    /// - `&self` suffices: the socket is only read from by `recv`, which needs `&mut self`,
-    ///   so a send cannot interleave with nfq's receive inside one thread, and an
-    ///   `NfqSocket` is used by one thread at a time.
+    /// - `&self` suffices: `sendto` hands the kernel one whole datagram atomically and
+    ///   touches no user-space state, so it cannot disturb a `recv` (which needs
+    ///   `&mut self` anyway) or another send. In the filter each `NfqSocket` is used by
+    ///   one thread.
     #[inline]
     pub fn send_to_kernel(&self, msg: &[u8]) -> io::Result<()> {
         let fd = self.fd();
