@@ -580,6 +580,8 @@ static int parse_ipv4(const uint8_t *p, size_t len, struct pkt_info *pi)
 	if (ihl < IP4_MIN_HDR || ihl > len)
 		return -1;
 	total = be16(p + IP4_OFF_TOTAL_LEN);
+	if (total == 0)
+		total = len; /* over 64 KiB (BIG TCP, GSO): the length is not in the header */
 	if (total < ihl)
 		return -1;
 	end = total < len ? total : len;
@@ -601,7 +603,7 @@ static int parse_ipv6(const uint8_t *p, size_t len, struct pkt_info *pi)
 	if (len < IP6_HDR_LEN)
 		return -1;
 	end = IP6_HDR_LEN + (size_t)be16(p + IP6_OFF_PAYLOAD_LEN);
-	if (end > len)
+	if (end == IP6_HDR_LEN || end > len) /* 0: jumbo/BIG TCP, length not in the header */
 		end = len;
 
 	pi->family = 6;

@@ -56,7 +56,9 @@ impl<T: AsRef<[u8]>> Packet<T> {
         if ihl < HEADER_LEN || ihl > data.len() {
             return Err(Error::Malformed);
         }
-        if usize::from(be16(data, field::LENGTH.start)) < ihl {
+        let total = usize::from(be16(data, field::LENGTH.start));
+        // 0: a packet over 64 KiB (BIG TCP, GSO) whose length is not in the header.
+        if total != 0 && total < ihl {
             return Err(Error::Malformed);
         }
         Ok(())
@@ -122,10 +124,14 @@ impl<T: AsRef<[u8]>> Packet<T> {
         Ipv4Addr::from(self.dst_bytes())
     }
 
-    /// Byte range of the L4 region inside the buffer: `ihl .. min(total_len, len)`.
+    /// Byte range of the L4 region inside the buffer: `ihl .. min(total_len, len)`, or
+    /// `ihl .. len` when the total length is 0 (over 64 KiB, not in the header).
     pub fn payload_range(&self) -> Range<usize> {
         let len = self.buffer.as_ref().len();
-        let end = usize::from(self.total_len()).min(len);
+        let end = match usize::from(self.total_len()) {
+            0 => len,
+            total => total.min(len),
+        };
         self.header_len()..end
     }
 

@@ -132,9 +132,14 @@ impl<T: AsRef<[u8]>> Packet<T> {
         Ipv6Addr::from(self.dst_bytes())
     }
 
-    /// End of the region after the fixed header: `min(40 + payload_len, len)`.
+    /// End of the region after the fixed header: `min(40 + payload_len, len)`, or `len`
+    /// when the payload length is 0 (jumbo / BIG TCP: the length is not in the header).
     pub fn region_end(&self) -> usize {
-        (HEADER_LEN + usize::from(self.payload_len())).min(self.buffer.as_ref().len())
+        let len = self.buffer.as_ref().len();
+        match usize::from(self.payload_len()) {
+            0 => len,
+            payload => (HEADER_LEN + payload).min(len),
+        }
     }
 
     /// Walks the extension headers (spec, parsing step 3).
