@@ -188,11 +188,6 @@ impl Options {
             json: a.json,
         })
     }
-
-    /// Total load time of the plan, for progress and the time estimate.
-    pub fn planned_load(&self) -> Duration {
-        self.duration * self.runs * self.implementations.len() as u32
-    }
 }
 
 /// `c,rust,none`, `all`, in the user's order, without repeats.

@@ -38,8 +38,10 @@ impl Progress {
             label: String::new(),
         }
     }
+}
 
-    pub fn finish(&self) {
+impl Drop for Progress {
+    fn drop(&mut self) {
         self.bar.finish_and_clear();
     }
 }
