@@ -185,12 +185,13 @@ run_filter() {
 	packets=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["packets"])' "$tmp/stats.json")
 	malformed=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["malformed"])' "$tmp/stats.json")
 	[ "$packets" = "$kernel" ] || fail "$label: filter counted $packets packets, the kernel queued $kernel"
-	# 6 of the 8 raw packets are malformed, sent 50 times; iperf3's traffic is well-formed
+	# 5 of the 8 raw packets are malformed, sent 50 times (payload length 0 is parsed as
+	# "over 64 KiB, length not in the header"); iperf3's traffic is well-formed
 	# (with --gso lo hands over TCP super-packets past 64 KiB, IPv4 total length 0, which
 	# the spec's "GSO" section parses; ">=" keeps this check about the raw packets).
 	case " $* " in
-	*" --gso "*) [ "$malformed" -ge 300 ] || fail "$label: $malformed malformed packets counted, at least 300 sent" ;;
-	*) [ "$malformed" = 300 ] || fail "$label: $malformed malformed packets counted, 300 sent" ;;
+	*" --gso "*) [ "$malformed" -ge 250 ] || fail "$label: $malformed malformed packets counted, at least 250 sent" ;;
+	*) [ "$malformed" = 250 ] || fail "$label: $malformed malformed packets counted, 250 sent" ;;
 	esac
 	echo "ok: exit 0, no sanitizer report, $packets packets ($malformed malformed) = kernel's count"
 }
